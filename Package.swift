@@ -1,0 +1,153 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// hiredis is linked statically (its archive ships with Debian's libhiredis-dev), so every
+// binary carries it and the runtime image needs no shared hiredis.
+let hiredisStatic: [LinkerSetting] = [.linkedLibrary(":libhiredis.a")]
+
+let package = Package(
+    name: "rinha-swift",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "rinha-api", targets: ["rinha-api"]),
+        .executable(name: "rinha-worker", targets: ["rinha-worker"]),
+        .executable(name: "rinha-gateway", targets: ["rinha-gateway"]),
+        .executable(name: "processor-simulator", targets: ["processor-simulator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        // Domain: money, timestamps, payment validation, summaries. No NIO, no C.
+        .target(name: "PaymentCore"),
+        // RESP over a NIO channel, with hiredis's reader and formatter.
+        .target(
+            name: "ValkeyClient",
+            dependencies: [
+                "CHiredis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            linkerSettings: hiredisStatic
+        ),
+        // The queue, the attempts, the booked payments and the shared health, as Valkey scripts.
+        .target(
+            name: "PaymentStore",
+            dependencies: ["PaymentCore", "ValkeyClient"]
+        ),
+        // Shared bits of the NIO HTTP/1.1 servers (API and simulator): binding, responses.
+        .target(
+            name: "HTTPServerKit",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "API",
+            dependencies: [
+                "PaymentCore", "PaymentStore", "HTTPServerKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "Worker",
+            dependencies: [
+                "PaymentCore", "PaymentStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "ProcessorSimulator",
+            dependencies: [
+                "PaymentCore", "HTTPServerKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "rinha-api",
+            dependencies: ["API", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "rinha-worker",
+            dependencies: ["Worker", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "rinha-gateway",
+            dependencies: ["Gateway", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "processor-simulator",
+            dependencies: [
+                "ProcessorSimulator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "PaymentCoreTests", dependencies: ["PaymentCore"]),
+        .testTarget(
+            name: "ValkeyClientTests",
+            dependencies: ["ValkeyClient", "PaymentStore", "PaymentCore", "TestSupport"]
+        ),
+        .testTarget(
+            name: "ProcessorSimulatorTests",
+            dependencies: [
+                "ProcessorSimulator", "PaymentCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "PaymentPathTests",
+            dependencies: [
+                "API", "Worker", "PaymentStore", "PaymentCore", "ProcessorSimulator", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+    ],
+    swiftLanguageModes: [.v6]
+)
