@@ -47,9 +47,17 @@ public struct HTTPServerResponse: Sendable {
         return HTTPServerResponse(status: status, headers: headers, body: ByteBuffer(string: text))
     }
 
-    /// A short JSON error: `{"error":"<message>"}`. The message must not need escaping beyond quotes.
+    /// A short JSON error: `{"error":"<message>"}`.
     public static func error(_ status: HTTPResponseStatus, _ message: String) -> HTTPServerResponse {
-        let escaped = message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        var escaped = ""
+        for ch in message.unicodeScalars {
+            switch ch {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case _ where ch.value < 0x20: escaped += " "
+            default: escaped.unicodeScalars.append(ch)
+            }
+        }
         return .json(status, "{\"error\":\"\(escaped)\"}")
     }
 }
