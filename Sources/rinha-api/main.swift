@@ -1,1 +1,52 @@
-print("not yet")
+import API
+import ArgumentParser
+import HTTPServerKit
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import ValkeyClient
+
+@main
+struct APICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rinha-api",
+        abstract: "Accepts payments into the Valkey queue and answers the payments summary.")
+
+    @Option(help: "Where to listen: unix:/path/api.sock or host:port. Env: API_LISTEN.")
+    var listen: String = env("API_LISTEN") ?? "unix:/tmp/rinha-api.sock"
+
+    @Option(help: "Valkey endpoint: unix:/path or host:port. Env: VALKEY_URL.")
+    var valkey: String = env("VALKEY_URL") ?? "127.0.0.1:6379"
+
+    @Option(help: "Prefix of every Valkey key. Env: KEY_PREFIX.")
+    var keyPrefix: String = env("KEY_PREFIX") ?? "rinha"
+
+    @Option(help: "Largest request body in bytes (larger gets 413).")
+    var maxBodySize: Int = 1024
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error. Env: LOG_LEVEL.")
+    var logLevel: String = env("LOG_LEVEL") ?? "info"
+
+    func run() async throws {
+        guard let target = BindTarget(parsing: listen) else { throw ValidationError("bad --listen: \(listen)") }
+        guard let endpoint = ValkeyEndpoint(parsing: valkey) else { throw ValidationError("bad --valkey: \(valkey)") }
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "rinha-api")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        var config = APIConfiguration(listen: target, valkey: endpoint)
+        config.keyPrefix = keyPrefix
+        config.maxBodySize = maxBodySize
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let service = APIService(configuration: config, group: group, logger: logger)
+        let serviceGroup = ServiceGroup(
+            configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await serviceGroup.run()
+        try await group.shutdownGracefully()
+    }
+}
+
+func env(_ name: String) -> String? {
+    guard let value = getenv(name) else { return nil }
+    let s = String(cString: value)
+    return s.isEmpty ? nil : s
+}

@@ -1,0 +1,22 @@
+import HTTPServerKit
+import ValkeyClient
+
+/// Settings of one API process.
+public struct APIConfiguration: Sendable {
+    /// Where clients (the gateway) reach this API: a Unix socket or a TCP port.
+    public var listen: BindTarget
+    /// Where Valkey listens.
+    public var valkey: ValkeyEndpoint
+    /// Prefix of every Valkey key (several stacks may share one server).
+    public var keyPrefix: String = "rinha"
+    /// Largest request body accepted, in bytes; larger gets 413. A payment is about 70 bytes.
+    public var maxBodySize: Int = 1024
+    /// How long a payment may wait for Valkey (across reconnects) before the client gets a 503,
+    /// in milliseconds. Kept under the official test's 1.5 s client timeout.
+    public var enqueueDeadlineMillis: Int64 = 1000
+
+    public init(listen: BindTarget, valkey: ValkeyEndpoint) {
+        self.listen = listen
+        self.valkey = valkey
+    }
+}

@@ -1,0 +1,64 @@
+import HTTPServerKit
+import Logging
+import NIOCore
+import NIOPosix
+import PaymentStore
+import ServiceLifecycle
+import ValkeyClient
+
+/// A running API: its HTTP listener and its Valkey connection, on one event loop.
+public final class APIServer: Sendable {
+    public let http: HTTPServer
+    public let valkey: ValkeyClient
+
+    private init(http: HTTPServer, valkey: ValkeyClient) {
+        self.http = http
+        self.valkey = valkey
+    }
+
+    /// Builds and starts the API; used by `main` and by the tests.
+    public static func start(configuration: APIConfiguration, group: any EventLoopGroup, logger: Logger)
+        async throws -> APIServer
+    {
+        // One event loop for everything: the HTTP connections and Valkey share it, so a payment
+        // goes from socket to Valkey and back without a thread hop.
+        let eventLoop = group.next()
+        let valkey = ValkeyClient(
+            configuration: ValkeyConfiguration(endpoint: configuration.valkey), eventLoop: eventLoop, logger: logger)
+        let routes = APIRoutes(
+            store: PaymentStore(client: valkey, keys: StoreKeys(prefix: configuration.keyPrefix)),
+            configuration: configuration)
+        let http = try await HTTPServer.start(
+            target: configuration.listen, group: eventLoop, maxBodySize: configuration.maxBodySize
+        ) { request, loop in
+            routes.respond(to: request, on: loop)
+        }
+        logger.info("api listening", metadata: ["listen": "\(configuration.listen)", "valkey": "\(configuration.valkey)"])
+        return APIServer(http: http, valkey: valkey)
+    }
+
+    public func close() async {
+        await http.close()
+        await valkey.close()
+    }
+}
+
+/// The API as a lifecycle service: runs until graceful shutdown, then stops accepting and closes.
+public struct APIService: Service {
+    let configuration: APIConfiguration
+    let group: any EventLoopGroup
+    let logger: Logger
+
+    public init(configuration: APIConfiguration, group: any EventLoopGroup, logger: Logger) {
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let server = try await APIServer.start(configuration: configuration, group: group, logger: logger)
+        try? await gracefulShutdown()
+        logger.info("api stopping")
+        await server.close()
+    }
+}

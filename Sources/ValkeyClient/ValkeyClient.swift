@@ -1,0 +1,221 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Where Valkey listens.
+public enum ValkeyEndpoint: Sendable, Equatable, CustomStringConvertible {
+    case tcp(host: String, port: Int)
+    case unix(path: String)
+
+    /// Parses `unix:/path`, `/path`, `redis://host:port`, `valkey://host:port` or `host:port`.
+    public init?(parsing text: String) {
+        var rest = Substring(text)
+        for scheme in ["redis://", "valkey://"] where rest.hasPrefix(scheme) { rest = rest.dropFirst(scheme.count) }
+        if rest.hasPrefix("unix:") {
+            self = .unix(path: String(rest.dropFirst(5)))
+        } else if rest.hasPrefix("/") {
+            self = .unix(path: String(rest))
+        } else if let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]) {
+            self = .tcp(host: String(rest[..<colon]), port: port)
+        } else if !rest.isEmpty {
+            self = .tcp(host: String(rest), port: 6379)
+        } else {
+            return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .tcp(let host, let port): return "\(host):\(port)"
+        case .unix(let path): return "unix:\(path)"
+        }
+    }
+}
+
+/// How a `ValkeyClient` connects and waits. Times are NIO `TimeAmount`s.
+public struct ValkeyConfiguration: Sendable {
+    public var endpoint: ValkeyEndpoint
+    /// How long one connection attempt may take.
+    public var connectTimeout: TimeAmount = .milliseconds(500)
+    /// How long a command waits for a connection while Valkey is unreachable before it fails
+    /// with `unavailable` (it was never sent).
+    public var waitForConnection: TimeAmount = .seconds(1)
+    /// At most this many commands wait for a connection; more fail at once.
+    public var maxWaiting: Int = 20_000
+    /// Reconnect backoff: doubles from `initialBackoff` up to `maxBackoff`.
+    public var initialBackoff: TimeAmount = .milliseconds(10)
+    public var maxBackoff: TimeAmount = .milliseconds(500)
+
+    public init(endpoint: ValkeyEndpoint) { self.endpoint = endpoint }
+}
+
+/// A pipelined connection to Valkey that reconnects by itself.
+///
+/// All state lives on one event loop; `send` may be called from anywhere. Commands sent from
+/// that loop in one tick go out in one write (pipelining without waiting). A command is never
+/// retried by the client: after `connectionLost` it may have run, and only the caller knows
+/// whether running it again is safe. The event loop's thread never blocks: sockets are NIO's.
+public final class ValkeyClient: @unchecked Sendable {
+    public let eventLoop: any EventLoop
+    private let configuration: ValkeyConfiguration
+    private let logger: Logger
+
+    // Confined to `eventLoop`.
+    private var channel: (any Channel)?
+    private var connecting = false
+    private var closed = false
+    private var flushScheduled = false
+    private var backoff: TimeAmount
+    private var waiting = CircularBuffer<(RESPCommand, EventLoopPromise<RESPValue>, NIODeadline)>()
+    private var expiryTimer: Scheduled<Void>?
+    private var reconnectTimer: Scheduled<Void>?
+    private var wasConnected = false
+
+    public init(configuration: ValkeyConfiguration, eventLoop: any EventLoop, logger: Logger) {
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.backoff = configuration.initialBackoff
+        eventLoop.execute { self.connect() }
+    }
+
+    /// Sends one command; the future holds its reply (an error reply is a `.error` value).
+    public func send(_ command: RESPCommand) -> EventLoopFuture<RESPValue> {
+        let promise = eventLoop.makePromise(of: RESPValue.self)
+        if eventLoop.inEventLoop {
+            sendOnLoop(command, promise)
+        } else {
+            eventLoop.execute { self.sendOnLoop(command, promise) }
+        }
+        return promise.futureResult
+    }
+
+    public func send(_ arguments: String...) -> EventLoopFuture<RESPValue> { send(RESPCommand(arguments)) }
+
+    /// Sends one command and throws `ValkeyError.server` for an error reply.
+    public func call(_ command: RESPCommand) async throws -> RESPValue {
+        let reply = try await send(command).get()
+        if case .error(let message) = reply { throw ValkeyError.server(message) }
+        return reply
+    }
+
+    public func call(_ arguments: String...) async throws -> RESPValue { try await call(RESPCommand(arguments)) }
+
+    /// Whether a connection is up right now (a hint: it may drop the next moment).
+    public var isConnected: EventLoopFuture<Bool> {
+        eventLoop.submit { self.channel?.isActive ?? false }
+    }
+
+    /// Closes the connection; commands waiting or in flight fail.
+    public func close() async {
+        try? await eventLoop.submit { () -> EventLoopFuture<Void> in
+            self.closed = true
+            self.reconnectTimer?.cancel()
+            self.expiryTimer?.cancel()
+            while let (_, promise, _) = self.waiting.popFirst() { promise.fail(ValkeyError.closed) }
+            guard let channel = self.channel else { return self.eventLoop.makeSucceededVoidFuture() }
+            return channel.close().recover { _ in }
+        }.flatMap { $0 }.get()
+    }
+
+    private func sendOnLoop(_ command: RESPCommand, _ promise: EventLoopPromise<RESPValue>) {
+        if closed {
+            promise.fail(ValkeyError.closed)
+            return
+        }
+        if let channel, channel.isActive {
+            write(command, promise, on: channel)
+            return
+        }
+        guard waiting.count < configuration.maxWaiting else {
+            promise.fail(ValkeyError.unavailable)
+            return
+        }
+        waiting.append((command, promise, .now() + configuration.waitForConnection))
+        scheduleExpiry()
+        if !connecting && reconnectTimer == nil { connect() }
+    }
+
+    private func write(_ command: RESPCommand, _ promise: EventLoopPromise<RESPValue>, on channel: any Channel) {
+        channel.write((command, promise), promise: nil)
+        if !flushScheduled {
+            flushScheduled = true
+            // Flush once per event-loop tick: commands issued in the same tick share one syscall.
+            eventLoop.execute {
+                self.flushScheduled = false
+                self.channel?.flush()
+            }
+        }
+    }
+
+    private func scheduleExpiry() {
+        guard expiryTimer == nil, let first = waiting.first else { return }
+        expiryTimer = eventLoop.scheduleTask(deadline: first.2) {
+            self.expiryTimer = nil
+            let now = NIODeadline.now()
+            while let head = self.waiting.first, head.2 <= now {
+                self.waiting.removeFirst()
+                head.1.fail(ValkeyError.unavailable)
+            }
+            self.scheduleExpiry()
+        }
+    }
+
+    private func connect() {
+        guard !closed, !connecting, channel == nil else { return }
+        connecting = true
+        reconnectTimer = nil
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(configuration.connectTimeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RESPChannelHandler())
+                }
+            }
+        let future: EventLoopFuture<any Channel>
+        switch configuration.endpoint {
+        case .tcp(let host, let port):
+            future = bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(host: host, port: port)
+        case .unix(let path):
+            future = bootstrap.connect(unixDomainSocketPath: path)
+        }
+        future.hop(to: eventLoop).whenComplete { result in
+            self.connecting = false
+            switch result {
+            case .success(let channel):
+                if self.closed {
+                    channel.close(promise: nil)
+                    return
+                }
+                self.channel = channel
+                self.backoff = self.configuration.initialBackoff
+                if self.wasConnected {
+                    self.logger.info("valkey reconnected", metadata: ["endpoint": "\(self.configuration.endpoint)"])
+                }
+                self.wasConnected = true
+                channel.closeFuture.hop(to: self.eventLoop).whenComplete { _ in self.connectionClosed(channel) }
+                while let (command, promise, _) = self.waiting.popFirst() { self.write(command, promise, on: channel) }
+            case .failure(let error):
+                self.logger.debug(
+                    "valkey connect failed", metadata: ["endpoint": "\(self.configuration.endpoint)", "error": "\(error)"])
+                self.scheduleReconnect()
+            }
+        }
+    }
+
+    private func connectionClosed(_ closedChannel: any Channel) {
+        guard channel === closedChannel else { return }
+        channel = nil
+        if !closed {
+            logger.warning("valkey connection lost", metadata: ["endpoint": "\(configuration.endpoint)"])
+            connect()
+        }
+    }
+
+    private func scheduleReconnect() {
+        guard !closed, reconnectTimer == nil else { return }
+        let delay = backoff
+        backoff = min(backoff * 2, configuration.maxBackoff)
+        reconnectTimer = eventLoop.scheduleTask(in: delay) { self.connect() }
+    }
+}
