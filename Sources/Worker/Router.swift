@@ -1,0 +1,137 @@
+import PaymentCore
+
+/// Thresholds of the routing decision. Nothing here knows the load test's phases: the router
+/// reacts only to what it observes.
+public struct RoutingPolicy: Sendable, Equatable {
+    /// A processor whose expected answer time is at or above this is unusable while the other is
+    /// usable: a payment answered that late is booked after the consistency checker looked.
+    public var slowMillis: Double = 1_500
+    /// When default has this many payments in flight it is not keeping up: the overflow goes to
+    /// fallback (when fallback is usable).
+    public var maxDefaultInFlight: Int = 450
+    /// A processor believed failing gets one real payment this often, to notice its recovery
+    /// sooner than the health poll would (a 500 is definite: the payment then goes elsewhere).
+    public var probeIntervalMillis: Int64 = 1_000
+    /// Weight of the newest sample in the latency average.
+    public var latencyWeight: Double = 0.2
+
+    public init() {}
+}
+
+/// What one worker believes about one processor, from its own calls and the shared health.
+public struct ProcessorView: Sendable, Equatable {
+    /// Whether the latest evidence (a call's outcome or a health poll, by time) says failing.
+    public var failing = false
+    public var evidenceAt: Int64 = 0
+    /// Average answer time of successful calls, ms; reset by a newer health poll.
+    public var latencyMillis: Double = 0
+    public var latencySampleAt: Int64 = 0
+    public var inFlight = 0
+    /// Start of the oldest call still out, approximately (the start of the last one answered,
+    /// which answers come roughly in order of): how long the processor has kept us waiting.
+    public var waitingSince: Int64 = 0
+    public var lastProbeAt: Int64 = 0
+
+    public init() {}
+
+    /// Expected answer time: the average, or longer if calls have been out longer than that.
+    public func expectedLatency(now: Int64) -> Double {
+        let waiting = inFlight > 0 ? Double(now - waitingSince) : 0
+        return max(latencyMillis, waiting)
+    }
+}
+
+/// How a call to a processor ended, as far as routing cares.
+public enum CallOutcome: Sendable, Equatable {
+    /// 200, or 422 (already there): the processor has the payment.
+    case accepted
+    /// 500, 429, refused connection: the processor does not have it.
+    case failed
+    /// Timeout, reset, anything else: it may or may not have it.
+    case unknown
+}
+
+/// The routing decision and the evidence behind it. A value type with no clock and no I/O:
+/// callers pass `now` (epoch ms), tests drive it directly.
+public struct Router: Sendable {
+    public var policy: RoutingPolicy
+    public private(set) var views: [Processor: ProcessorView] = [.default: .init(), .fallback: .init()]
+
+    public init(policy: RoutingPolicy = RoutingPolicy()) { self.policy = policy }
+
+    public func view(_ p: Processor) -> ProcessorView { views[p]! }
+
+    func usable(_ p: Processor, now: Int64) -> Bool {
+        let v = view(p)
+        return !v.failing && v.expectedLatency(now: now) < policy.slowMillis
+    }
+
+    /// Where the next new payment should go, or nil to hold it (both failing, probes spent).
+    public mutating func choose(now: Int64) -> Processor? {
+        let d = view(.default)
+        let f = view(.fallback)
+        let defaultUsable = usable(.default, now: now)
+        let fallbackUsable = usable(.fallback, now: now)
+        if defaultUsable && (d.inFlight < policy.maxDefaultInFlight || !fallbackUsable) { return .default }
+        if fallbackUsable { return .fallback }
+        // Neither is usable: take the less bad one that is not failing.
+        if !d.failing && !f.failing {
+            return d.expectedLatency(now: now) <= f.expectedLatency(now: now) ? .default : .fallback
+        }
+        if !d.failing { return .default }
+        if !f.failing { return .fallback }
+        for p in Processor.allCases where now - view(p).lastProbeAt >= policy.probeIntervalMillis {
+            views[p]!.lastProbeAt = now
+            return p
+        }
+        return nil
+    }
+
+    /// A call to `p` is about to go out.
+    public mutating func callStarted(_ p: Processor, now: Int64) {
+        if views[p]!.inFlight == 0 { views[p]!.waitingSince = now }
+        views[p]!.inFlight += 1
+    }
+
+    /// A call to `p`, started at `startedAt`, ended at `now` with `outcome`.
+    public mutating func callEnded(_ p: Processor, startedAt: Int64, now: Int64, outcome: CallOutcome) {
+        var v = views[p]!
+        v.inFlight = max(0, v.inFlight - 1)
+        v.waitingSince = max(v.waitingSince, startedAt)
+        switch outcome {
+        case .accepted:
+            let sample = Double(now - startedAt)
+            v.latencyMillis =
+                v.latencySampleAt == 0 ? sample : v.latencyMillis + policy.latencyWeight * (sample - v.latencyMillis)
+            v.latencySampleAt = now
+            if now >= v.evidenceAt {
+                v.failing = false
+                v.evidenceAt = now
+            }
+        case .failed:
+            if now >= v.evidenceAt {
+                v.failing = true
+                v.evidenceAt = now
+            }
+        case .unknown:
+            // A timeout says the processor is at least this slow.
+            v.latencyMillis = max(v.latencyMillis, Double(now - startedAt))
+            v.latencySampleAt = now
+        }
+        views[p] = v
+    }
+
+    /// A health poll (shared by the leader) said this at `polledAt`.
+    public mutating func healthPolled(_ p: Processor, failing: Bool, minResponseTime: Int, polledAt: Int64) {
+        var v = views[p]!
+        if polledAt > v.evidenceAt {
+            v.failing = failing
+            v.evidenceAt = polledAt
+        }
+        if polledAt > v.latencySampleAt {
+            v.latencyMillis = Double(minResponseTime)
+            v.latencySampleAt = polledAt
+        }
+        views[p] = v
+    }
+}

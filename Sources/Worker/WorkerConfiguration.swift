@@ -1,0 +1,36 @@
+import PaymentCore
+import ValkeyClient
+
+/// Settings of one worker process. Times in milliseconds.
+public struct WorkerConfiguration: Sendable {
+    public var valkey: ValkeyEndpoint
+    public var keyPrefix: String = "rinha"
+    /// Unique among live workers; a worker restarted with the same id takes back what it held.
+    public var workerID: String
+    public var processorURLs: [Processor: String]
+    /// Payments this worker has in hand at once (sending, retrying or waiting for a processor).
+    public var maxInFlight: Int = 500
+    /// How many payments one claim takes from the queue at most.
+    public var claimBatch: Int = 64
+    /// A processor call with no answer after this long is given up as ambiguous.
+    public var requestTimeoutMillis: Int64 = 10_000
+    /// Routing thresholds (see `RoutingPolicy`).
+    public var routing = RoutingPolicy()
+    /// Health endpoint: at most one call per processor per this interval, stack-wide.
+    public var healthIntervalMillis: Int = 5_100
+    /// The leader's lease; another worker takes over this long after the leader died.
+    public var leaseMillis: Int = 3_000
+    /// A worker whose heartbeat is this old is dead: what it held goes back to the queue.
+    public var heartbeatTTLMillis: Int = 3_000
+
+    public init(valkey: ValkeyEndpoint, workerID: String, processorURLs: [Processor: String]) {
+        self.valkey = valkey
+        self.workerID = workerID
+        self.processorURLs = processorURLs
+    }
+
+    public static let defaultProcessorURLs: [Processor: String] = [
+        .default: "http://payment-processor-default:8080",
+        .fallback: "http://payment-processor-fallback:8080",
+    ]
+}
