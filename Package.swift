@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "rinha-worker", targets: ["rinha-worker"]),
         .executable(name: "rinha-gateway", targets: ["rinha-gateway"]),
         .executable(name: "processor-simulator", targets: ["processor-simulator"]),
+        .executable(name: "rinha-probe", targets: ["rinha-probe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -118,6 +119,8 @@ let package = Package(
                 "ProcessorSimulator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // A libc-only HTTP health probe for the containers' health checks.
+        .executableTarget(name: "rinha-probe"),
         .testTarget(name: "PaymentCoreTests", dependencies: ["PaymentCore"]),
         .testTarget(
             name: "ValkeyClientTests",
