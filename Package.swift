@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "rinha-gateway", targets: ["rinha-gateway"]),
         .executable(name: "processor-simulator", targets: ["processor-simulator"]),
         .executable(name: "rinha-probe", targets: ["rinha-probe"]),
+        .executable(name: "rinha-loadgen", targets: ["rinha-loadgen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -121,7 +122,18 @@ let package = Package(
         ),
         // A libc-only HTTP health probe for the containers' health checks.
         .executableTarget(name: "rinha-probe"),
+        // Open-loop HTTP load over TCP or Unix sockets, for the benchmarks (k6 speaks TCP only).
+        .executableTarget(
+            name: "rinha-loadgen",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "PaymentCoreTests", dependencies: ["PaymentCore"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "PaymentCore", "PaymentStore"]),
         .testTarget(
             name: "ValkeyClientTests",
             dependencies: ["ValkeyClient", "PaymentStore", "PaymentCore", "TestSupport"]

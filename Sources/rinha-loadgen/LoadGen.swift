@@ -1,0 +1,2 @@
+// Placeholder until the load generator lands.
+@main enum LoadGen { static func main() {} }
