@@ -19,7 +19,9 @@ struct APIRoutes: Sendable {
         case (.GET, "/payments-summary"):
             return summary(request, on: eventLoop)
         case (.POST, "/purge-payments"):
-            return store.purge().map { .json(.ok, #"{"message":"All payments purged."}"#) }
+            let deadline = NIODeadline.now() + .milliseconds(configuration.enqueueDeadlineMillis)
+            return Self.retrying(until: deadline, on: eventLoop) { store.purge() }
+                .map { .json(.ok, #"{"message":"All payments purged."}"#) }
                 .recover { _ in .error(.serviceUnavailable, "storage unavailable") }
         case (.GET, "/health"):
             return store.client.isConnected.map { up in
@@ -57,13 +59,21 @@ struct APIRoutes: Sendable {
     private func enqueue(_ payment: PaymentRequest, deadline: NIODeadline, on eventLoop: any EventLoop)
         -> EventLoopFuture<PaymentStore.AcceptOutcome>
     {
-        store.accept(payment).hop(to: eventLoop).flatMapError { error in
-            guard let valkeyError = error as? ValkeyError,
-                valkeyError == .connectionLost || valkeyError == .unavailable,
-                NIODeadline.now() + .milliseconds(20) < deadline
+        Self.retrying(until: deadline, on: eventLoop) { store.accept(payment) }
+    }
+
+    /// Runs `operation` again while it fails with a transient Valkey error (a restart in
+    /// progress) and the deadline allows. Only for operations that are safe to repeat.
+    static func retrying<T: Sendable>(
+        until deadline: NIODeadline, on eventLoop: any EventLoop,
+        _ operation: @escaping @Sendable () -> EventLoopFuture<T>
+    ) -> EventLoopFuture<T> {
+        operation().hop(to: eventLoop).flatMapError { error in
+            let pause = TimeAmount.milliseconds(20)
+            guard let valkeyError = error as? ValkeyError, valkeyError.isTransient, NIODeadline.now() + pause < deadline
             else { return eventLoop.makeFailedFuture(error) }
-            return eventLoop.scheduleTask(in: .milliseconds(20)) {}.futureResult.flatMap {
-                self.enqueue(payment, deadline: deadline, on: eventLoop)
+            return eventLoop.scheduleTask(in: pause) {}.futureResult.flatMap {
+                retrying(until: deadline, on: eventLoop, operation)
             }
         }
     }
@@ -75,7 +85,8 @@ struct APIRoutes: Sendable {
         case .failure(let invalid):
             return eventLoop.makeSucceededFuture(.error(.badRequest, invalid.message))
         case .success(let window):
-            return store.summary(window).map { .json(.ok, $0.json) }
+            let deadline = NIODeadline.now() + .milliseconds(configuration.enqueueDeadlineMillis)
+            return Self.retrying(until: deadline, on: eventLoop) { store.summary(window) }.map { .json(.ok, $0.json) }
                 .recover { _ in .error(.serviceUnavailable, "storage unavailable") }
         }
     }

@@ -41,6 +41,18 @@ public enum ValkeyError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The client was closed.
     case closed
 
+    /// Whether the same command may well succeed a moment later: no connection, a lost reply
+    /// (for a command that is safe to repeat), or a server still loading its data after a restart.
+    public var isTransient: Bool {
+        switch self {
+        case .unavailable, .connectionLost: return true
+        case .server(let message):
+            return message.hasPrefix("LOADING") || message.hasPrefix("TRYAGAIN") || message.hasPrefix("BUSY")
+                || message.hasPrefix("MASTERDOWN")
+        case .unexpectedReply, .closed: return false
+        }
+    }
+
     public var description: String {
         switch self {
         case .unavailable: return "valkey unavailable"

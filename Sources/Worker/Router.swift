@@ -73,7 +73,15 @@ public struct Router: Sendable {
         let defaultUsable = usable(.default, now: now)
         let fallbackUsable = usable(.fallback, now: now)
         if defaultUsable && (d.inFlight < policy.maxDefaultInFlight || !fallbackUsable) { return .default }
-        if fallbackUsable { return .fallback }
+        if fallbackUsable {
+            // Default is cheaper: while it fails, one payment now and then checks whether it is
+            // back, sooner than the next health poll would tell.
+            if d.failing && now - d.lastProbeAt >= policy.probeIntervalMillis {
+                views[.default]!.lastProbeAt = now
+                return .default
+            }
+            return .fallback
+        }
         // Neither is usable: take the less bad one that is not failing.
         if !d.failing && !f.failing {
             return d.expectedLatency(now: now) <= f.expectedLatency(now: now) ? .default : .fallback

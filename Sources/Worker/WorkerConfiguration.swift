@@ -16,8 +16,10 @@ public struct WorkerConfiguration: Sendable {
     public var requestTimeoutMillis: Int64 = 10_000
     /// Routing thresholds (see `RoutingPolicy`).
     public var routing = RoutingPolicy()
-    /// Health endpoint: at most one call per processor per this interval, stack-wide.
-    public var healthIntervalMillis: Int = 5_100
+    /// Health endpoint: at most one call per processor per this interval, stack-wide. Half a
+    /// second over the processor's 5 s window, so that a call that left late cannot land
+    /// inside the next window too early and be held.
+    public var healthIntervalMillis: Int = 5_500
     /// The leader's lease; another worker takes over this long after the leader died.
     public var leaseMillis: Int = 3_000
     /// A worker whose heartbeat is this old is dead: what it held goes back to the queue.

@@ -260,8 +260,16 @@ public final class WorkerEngine: Sendable {
                         else { continue }
                         group.addTask {
                             do {
+                                let started = WallClock.nowMillis()
                                 let health = try await self.processors.health(p)
                                 try await self.store.publishHealth(p, health)
+                                self.logger.debug(
+                                    "health polled",
+                                    metadata: [
+                                        "processor": "\(p)", "failing": "\(health.failing)",
+                                        "minResponseTime": "\(health.minResponseTime)",
+                                        "ms": "\(health.polledAt - started)",
+                                    ])
                             } catch {
                                 self.logger.info("health poll failed", metadata: ["processor": "\(p)", "error": "\(error)"])
                             }

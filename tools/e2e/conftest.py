@@ -1,0 +1,115 @@
+"""The end-to-end suite runs the real stack (compose.yaml's services as local processes, release
+binaries, a real Valkey, the processor simulators) on ports of its own, once per session."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "lib"))
+sys.path.insert(0, str(HERE))
+
+# A fixed folder, so that a run cleans up whatever an interrupted earlier run left behind.
+os.environ.setdefault("STACK_RUN_DIR", str(HERE.parents[1] / "run" / "e2e"))
+os.environ.setdefault("STACK_PORT", "19999")
+os.environ.setdefault("STACK_SIM_PORTS", "18001,18002")
+os.environ.pop("PROCESSOR_DEFAULT_URL", None)
+os.environ.pop("PROCESSOR_FALLBACK_URL", None)
+
+import localstack  # noqa: E402
+from client import Client  # noqa: E402
+
+TOKEN = {"X-Rinha-Token": localstack.TOKEN}
+
+
+class Stack:
+    def __init__(self):
+        run = localstack.run_dir()
+        self.run = run
+        self.gateway = Client(f"127.0.0.1:{localstack.gateway_port()}")
+        self.api1 = Client(f"unix:{run / 'sockets' / 'api1.sock'}")
+        self.api2 = Client(f"unix:{run / 'sockets' / 'api2.sock'}")
+        self.processors = {p: Client(f"127.0.0.1:{port}") for p, (port, _) in localstack.SIMULATORS.items()}
+        self.valkey_sock = str(run / "sockets" / "valkey.sock")
+
+    def admin(self, p, method, path, body=None):
+        status, text = self.processors[p].request(method, path, body, headers=TOKEN)
+        assert 200 <= status < 300, f"{p} {method} {path} -> {status} {text}"
+        return text
+
+    def set_processor(self, p, delay=None, failure=None):
+        if delay is not None:
+            self.admin(p, "PUT", "/admin/configurations/delay", {"delay": delay})
+        if failure is not None:
+            self.admin(p, "PUT", "/admin/configurations/failure", {"failure": failure})
+
+    def processor_summary(self, p, query=""):
+        return self.processors[p].get_json("/admin/payments-summary" + (("?" + query) if query else ""), TOKEN)
+
+    def valkey(self, *args):
+        out = subprocess.run([localstack.valkey_bin("valkey-cli"), "-s", self.valkey_sock, *args],
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip()
+
+    def pending(self):
+        """Payments queued or held by a worker, not yet settled."""
+        n = int(self.valkey("llen", "rinha:queue") or 0)
+        for w in self.valkey("smembers", "rinha:workers").split():
+            n += int(self.valkey("llen", f"rinha:processing:{w}") or 0)
+        return n
+
+    def settle(self, expected, timeout=60):
+        """Waits until the stack has booked `expected` payments in all and nothing is pending."""
+        deadline = time.time() + timeout
+        s = None
+        while time.time() < deadline:
+            status, text = self.api1.request("GET", "/payments-summary")
+            if status != 200:  # Valkey may be restarting
+                time.sleep(0.2)
+                continue
+            s = json.loads(text, parse_float=Decimal)
+            total = s["default"]["totalRequests"] + s["fallback"]["totalRequests"]
+            if total >= expected and self.pending() == 0:
+                return s
+            time.sleep(0.2)
+        raise AssertionError(f"not settled after {timeout} s: {s}, pending {self.pending()}, expected {expected}")
+
+    def assert_agrees_with_processors(self, expected_count=None):
+        ours = self.api2.summary()
+        for p in ("default", "fallback"):
+            theirs = self.processor_summary(p)
+            assert ours[p]["totalRequests"] == theirs["totalRequests"], (p, ours, theirs)
+            assert Decimal(ours[p]["totalAmount"]) == Decimal(theirs["totalAmount"]), (p, ours, theirs)
+        if expected_count is not None:
+            total = ours["default"]["totalRequests"] + ours["fallback"]["totalRequests"]
+            assert total == expected_count, (ours, expected_count)
+        return ours
+
+
+@pytest.fixture(scope="session")
+def stack():
+    localstack.up(gateway=os.environ.get("E2E_GATEWAY", "ours"))
+    try:
+        yield Stack()
+    finally:
+        localstack.down(quiet=True)
+
+
+@pytest.fixture()
+def clean(stack):
+    """Both processors healthy and empty, the backend empty, every process up."""
+    for entry in localstack.read_state()["processes"]:
+        if not localstack.alive(entry["pid"]):
+            localstack.restart_service(entry["name"])
+    for p in ("default", "fallback"):
+        stack.set_processor(p, delay=0, failure=False)
+        stack.admin(p, "POST", "/admin/purge-payments")
+    status, _ = stack.api1.request("POST", "/purge-payments")
+    assert status == 200
+    return stack
