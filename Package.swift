@@ -1,10 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// hiredis is linked statically (its archive ships with Debian's libhiredis-dev), so every
-// binary carries it and the runtime image needs no shared hiredis.
-let hiredisStatic: [LinkerSetting] = [.linkedLibrary(":libhiredis.a")]
-
 let package = Package(
     name: "rinha-swift",
     platforms: [.macOS(.v14)],
@@ -40,8 +36,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            linkerSettings: hiredisStatic
+            ]
         ),
         // The queue, the attempts, the booked payments and the shared health, as Valkey scripts.
         .target(

@@ -82,9 +82,7 @@ def build_release(force=False):
     ensure_system_deps()
     log("building release binaries (swift build -c release --static-swift-stdlib)")
     t0 = time.time()
-    for product in SWIFT_PRODUCTS:
-        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", product],
-                       cwd=ROOT, check=True)
+    subprocess.run([str(ROOT / "tools" / "build-release"), *SWIFT_PRODUCTS], cwd=ROOT, check=True)
     for b in bins:
         b.touch()
     log(f"built in {time.time() - t0:.0f} s")

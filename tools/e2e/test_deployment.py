@@ -1,0 +1,213 @@
+"""compose.yaml, the Dockerfile and the submission, checked against the rules of the Rinha
+(rinha-spec.md §3) and against the binaries. No Docker engine runs here: these checks parse
+the files and run the binaries' --help instead of building and starting containers."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import localstack
+
+ROOT = localstack.ROOT
+OUR_BINARIES = {"rinha-api", "rinha-worker", "rinha-gateway", "rinha-probe"}
+
+
+@pytest.fixture(scope="module")
+def compose():
+    with open(ROOT / "compose.yaml") as f:
+        return yaml.safe_load(f)
+
+
+@pytest.fixture(scope="module")
+def dockerfile():
+    return (ROOT / "Dockerfile").read_text()
+
+
+def stages(text):
+    """[(base image, stage name, [instructions])] of a Dockerfile, continuation lines joined."""
+    joined = re.sub(r"\\\n", " ", text)
+    result = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, rest = line.partition(" ")
+        if word.upper() == "FROM":
+            parts = rest.split()
+            result.append((parts[0], parts[2] if len(parts) > 2 else None, []))
+        elif result:
+            result[-1][2].append((word.upper(), rest))
+    return result
+
+
+def limits(svc):
+    return svc["deploy"]["resources"]["limits"]
+
+
+def test_the_budget_is_at_most_one_and_a_half_cpu_and_350_mb_with_a_limit_on_every_service(compose):
+    services = compose["services"]
+    for name, svc in services.items():
+        assert "cpus" in limits(svc) and "memory" in limits(svc), name
+    cpus = sum(float(limits(s)["cpus"]) for s in services.values())
+    memory = sum(localstack.memory_bytes(limits(s)["memory"]) for s in services.values())
+    assert cpus <= 1.5 + 1e-9, cpus
+    assert memory <= 350 * 1024 * 1024, memory / 1048576
+
+
+def test_port_9999_is_published_by_the_gateway_in_front_of_at_least_two_apis(compose):
+    services = compose["services"]
+    published = {name for name, s in services.items() if any(str(p).split(":")[0] == "9999" for p in s.get("ports", []))}
+    assert published == {"gateway"}
+    apis = [n for n, s in services.items() if (s.get("command") or [""])[0] == "rinha-api"]
+    assert len(apis) >= 2
+    upstreams = services["gateway"]["environment"]["GATEWAY_UPSTREAMS"].split(",")
+    for api in apis:
+        listen = services[api]["command"][services[api]["command"].index("--listen") + 1]
+        assert listen.removeprefix("unix:") in upstreams, (api, listen, upstreams)
+
+
+def test_no_host_network_no_privileged_mode_no_replicas(compose):
+    for name, svc in compose["services"].items():
+        assert svc.get("network_mode") in (None, "bridge"), name
+        assert not svc.get("privileged"), name
+        assert "replicas" not in (svc.get("deploy") or {}), name
+    for name, net in (compose.get("networks") or {}).items():
+        assert net.get("driver", "bridge") == "bridge" or net.get("external"), name
+
+
+def test_the_services_that_call_the_processors_join_the_external_payment_processor_network(compose):
+    assert compose["networks"]["payment-processor"]["external"] is True
+    callers = [n for n, s in compose["services"].items() if "PROCESSOR_DEFAULT_URL" in (s.get("environment") or {})]
+    assert callers, "no service calls the processors"
+    for name in callers:
+        svc = compose["services"][name]
+        assert "payment-processor" in svc["networks"], name
+        assert svc["environment"]["PROCESSOR_DEFAULT_URL"] == "http://payment-processor-default:8080"
+        assert svc["environment"]["PROCESSOR_FALLBACK_URL"] == "http://payment-processor-fallback:8080"
+
+
+def test_every_image_has_a_pinned_version_tag(compose):
+    for name, svc in compose["services"].items():
+        image = localstack.interpolate(svc["image"])
+        repo, _, tag = image.rpartition(":")
+        assert repo and tag and tag != "latest" and re.search(r"\d", tag), (name, image)
+    for base, _, _ in stages((ROOT / "Dockerfile").read_text()):
+        repo, _, tag = base.rpartition(":")
+        assert repo and tag != "latest" and re.search(r"\d", tag), base
+
+
+def test_health_checks_and_start_order_make_the_stack_ready_before_the_first_request(compose):
+    services = compose["services"]
+    assert "healthcheck" in services["valkey"]
+    for name, svc in services.items():
+        cmd = (svc.get("command") or [""])[0]
+        if cmd == "rinha-api":
+            assert "healthcheck" in svc, name
+            assert svc["depends_on"]["valkey"]["condition"] == "service_healthy"
+        if cmd == "rinha-worker":
+            assert svc["depends_on"]["valkey"]["condition"] == "service_healthy"
+    for api in [n for n, s in services.items() if (s.get("command") or [""])[0] == "rinha-api"]:
+        assert services["gateway"]["depends_on"][api]["condition"] == "service_healthy"
+
+
+def test_the_gateway_strategy_is_set_by_one_environment_variable(compose):
+    value = compose["services"]["gateway"]["environment"]["GATEWAY_STRATEGY"]
+    assert value.startswith("${GATEWAY_STRATEGY")
+
+
+def test_the_sockets_volume_is_in_memory_and_valkey_persistence_is_stated(compose):
+    opts = compose["volumes"]["sockets"]["driver_opts"]
+    assert opts["type"] == "tmpfs"
+    command = compose["services"]["valkey"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+
+
+def help_text(binary):
+    out = subprocess.run([str(localstack.build_dir() / binary), "--help"], capture_output=True, text=True, timeout=10)
+    return " ".join((out.stdout + out.stderr).split())
+
+
+def test_every_command_flag_and_variable_compose_passes_exists_in_the_binaries(compose):
+    localstack.build_release()
+    for name, svc in compose["services"].items():
+        command = svc.get("command") or []
+        if not command or command[0] not in OUR_BINARIES:
+            continue
+        text = help_text(command[0])
+        assert "USAGE" in text or "usage" in text, (name, text[:200])
+        for arg in command[1:]:
+            if arg.startswith("--"):
+                assert arg in text, (name, arg)
+        for var in (svc.get("environment") or {}):
+            assert var in text, (name, var, "not documented in --help: the binary would ignore it")
+        test = (svc.get("healthcheck") or {}).get("test") or []
+        if len(test) > 1 and test[0] == "CMD" and test[1] in OUR_BINARIES:
+            assert (localstack.build_dir() / test[1]).exists()
+
+
+def test_the_image_is_built_in_two_stages_with_static_binaries_and_runs_as_a_non_root_user(dockerfile, compose):
+    st = stages(dockerfile)
+    assert len(st) >= 2
+    build_base, runtime = st[0][0], st[-1]
+    assert build_base.startswith("swift:")
+    runs = " ".join(rest for word, rest in st[0][2] if word == "RUN")
+    assert "tools/build-release" in runs
+    build_release = (ROOT / "tools" / "build-release").read_text()
+    assert "--static-swift-stdlib" in build_release and "libhiredis.a" in build_release
+    users = [rest for word, rest in runtime[2] if word == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    copied = " ".join(rest for word, rest in runtime[2] if word == "COPY")
+    assert "--from=build" in copied
+    # Every binary a service or health check runs is copied into the image.
+    needed = set()
+    for svc in compose["services"].values():
+        for part in (svc.get("command") or []) + ((svc.get("healthcheck") or {}).get("test") or []):
+            if part in OUR_BINARIES:
+                needed.add(part)
+    for binary in needed:
+        assert binary in runs, binary
+
+
+def test_the_release_binaries_link_neither_swift_nor_hiredis_dynamically():
+    localstack.build_release()
+    for binary in ("rinha-api", "rinha-worker", "rinha-gateway", "rinha-probe"):
+        out = subprocess.run(["ldd", str(localstack.build_dir() / binary)], capture_output=True, text=True).stdout
+        assert "libswift" not in out and "hiredis" not in out, (binary, out)
+
+
+def test_the_submission_folder_is_written_from_compose_with_the_given_image(tmp_path):
+    out = tmp_path / "participant"
+    subprocess.run([str(ROOT / "tools" / "submission"), "--image", "example/rinha-swift:1.2.3", "--out", str(out),
+                    "--participant", "someone", "--repo", "https://example.org/rinha-swift"], check=True,
+                   capture_output=True)
+    rendered = yaml.safe_load((out / "docker-compose.yml").read_text())
+    ours = [s for s in rendered["services"].values() if s["image"] == "example/rinha-swift:1.2.3"]
+    with open(ROOT / "compose.yaml") as f:
+        original = yaml.safe_load(f)
+    assert len(ours) == sum(1 for s in original["services"].values() if "RINHA_IMAGE" in s["image"])
+    assert set(rendered["services"]) == set(original["services"])
+    assert not [k for k in rendered if k.startswith("x-")]
+    info = json.loads((out / "info.json").read_text())
+    assert info["participants"] == ["someone"] and info["langs"] == ["swift"]
+    assert (out / "README.md").read_text().startswith("# someone")
+    bad = subprocess.run([str(ROOT / "tools" / "submission"), "--image", "example/rinha-swift:latest", "--out",
+                          str(tmp_path / "x")], capture_output=True, text=True)
+    assert bad.returncode != 0
+
+
+def test_the_local_stack_runs_exactly_the_services_compose_declares_under_their_limits(stack, compose):
+    state = localstack.read_state()
+    started = [p["name"] for p in state["processes"] if p["kind"] != "simulator"]
+    assert sorted(started) == sorted(compose["services"])
+    for p in state["processes"]:
+        assert localstack.alive(p["pid"]), p["name"]
+    if state.get("cgroups"):
+        cg = localstack.Cgroups()
+        for name, svc in compose["services"].items():
+            _, _, limit, _ = cg.memory_stats(name)
+            assert limit == localstack.memory_bytes(limits(svc)["memory"]), name
