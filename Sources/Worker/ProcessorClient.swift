@@ -72,6 +72,9 @@ public struct ProcessorClient: Sendable {
     public func health(_ p: Processor) async throws -> ProcessorHealth {
         guard let base = baseURLs[p] else { throw HTTPClientError.invalidURL }
         let request = HTTPClientRequest(url: base + "/payments/service-health")
+        // The time asked, not answered: it is what the stack-wide gate spaces out, and the
+        // processor's state at any later instant is at least as new.
+        let askedAt = WallClock.nowMillis()
         let response = try await http.execute(request, timeout: .seconds(6), logger: logger)
         let body = try await response.body.collect(upTo: 16 * 1024)
         guard response.status == .ok,
@@ -84,7 +87,7 @@ public struct ProcessorClient: Sendable {
             if key == "minResponseTime", case .number(let n) = value { minResponseTime = Int(n) }
         }
         guard let failing, let minResponseTime else { throw HealthError.badAnswer(200) }
-        return ProcessorHealth(failing: failing, minResponseTime: minResponseTime, polledAt: WallClock.nowMillis())
+        return ProcessorHealth(failing: failing, minResponseTime: minResponseTime, polledAt: askedAt)
     }
 
     enum HealthError: Error { case badAnswer(Int) }

@@ -14,6 +14,12 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var probeIntervalMillis: Int64 = 1_000
     /// Weight of the newest sample in the latency average.
     public var latencyWeight: Double = 0.2
+    /// A processor whose calls have been out this many times longer than its average answer
+    /// time (and at least `stallFloorMillis`) has stalled: it just became slow, and every payment
+    /// still sent there would be answered late. Noticed within a fraction of a second instead of
+    /// after `slowMillis`.
+    public var stallFactor: Double = 4
+    public var stallFloorMillis: Double = 400
 
     public init() {}
 }
@@ -63,7 +69,13 @@ public struct Router: Sendable {
 
     func usable(_ p: Processor, now: Int64) -> Bool {
         let v = view(p)
-        return !v.failing && v.expectedLatency(now: now) < policy.slowMillis
+        return !v.failing && v.expectedLatency(now: now) < policy.slowMillis && !stalled(p, now: now)
+    }
+
+    func stalled(_ p: Processor, now: Int64) -> Bool {
+        let v = view(p)
+        guard v.inFlight > 0 else { return false }
+        return Double(now - v.waitingSince) > max(policy.stallFloorMillis, policy.stallFactor * v.latencyMillis)
     }
 
     /// Where the next new payment should go, or nil to hold it (both failing, probes spent).

@@ -268,7 +268,7 @@ public final class WorkerEngine: Sendable {
                                     metadata: [
                                         "processor": "\(p)", "failing": "\(health.failing)",
                                         "minResponseTime": "\(health.minResponseTime)",
-                                        "ms": "\(health.polledAt - started)",
+                                        "ms": "\(WallClock.nowMillis() - started)",
                                     ])
                             } catch {
                                 self.logger.info("health poll failed", metadata: ["processor": "\(p)", "error": "\(error)"])
