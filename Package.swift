@@ -138,6 +138,9 @@ let package = Package(
             dependencies: [
                 "ProcessorSimulator", "PaymentCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(
@@ -153,8 +156,12 @@ let package = Package(
         .testTarget(
             name: "PaymentPathTests",
             dependencies: [
-                "API", "Worker", "PaymentStore", "PaymentCore", "ProcessorSimulator", "TestSupport",
+                "API", "Worker", "PaymentStore", "PaymentCore", "ProcessorSimulator", "TestSupport", "ValkeyClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
