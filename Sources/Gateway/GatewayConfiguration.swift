@@ -3,66 +3,66 @@ import NIOCore
 /// Everything the gateway can be told at start-up. Defaults suit the Rinha stack (tiny JSON
 /// requests, two API instances on Unix sockets) and bound what any client can cost.
 public struct GatewayConfiguration: Sendable {
-  /// TCP address clients connect to.
-  public var listenHost: String = "0.0.0.0"
-  /// TCP port; 0 picks a free one (tests read it from `GatewayServer.port`).
-  public var listenPort: Int = 9999
-  /// Unix socket paths of the upstream HTTP servers (1 to 64).
-  public var upstreams: [String]
-  public var strategy: BalancingStrategyKind = .roundRobin
-  /// Event loop threads. One is enough for a few thousand requests per second and avoids
-  /// cross-thread wake-ups; each thread has its own upstream connections.
-  public var threads: Int = 1
+    /// TCP address clients connect to.
+    public var listenHost: String = "0.0.0.0"
+    /// TCP port; 0 picks a free one (tests read it from `GatewayServer.port`).
+    public var listenPort: Int = 9999
+    /// Unix socket paths of the upstream HTTP servers (1 to 64).
+    public var upstreams: [String]
+    public var strategy: BalancingStrategyKind = .roundRobin
+    /// Event loop threads. One is enough for a few thousand requests per second and avoids
+    /// cross-thread wake-ups; each thread has its own upstream connections.
+    public var threads: Int = 1
 
-  /// Largest request head (request line and headers), in bytes; beyond it: 431.
-  public var maxHeaderBytes: Int = 8 * 1024
-  /// Largest request body, in bytes as sent (chunk framing included); beyond it: 413.
-  public var maxBodyBytes: Int = 1024 * 1024
-  /// Largest upstream response, in bytes; beyond it the client gets a 502.
-  public var maxResponseBytes: Int = 8 * 1024 * 1024
-  /// Time a client has to send a whole request once its first byte arrived.
-  public var headerTimeout: TimeAmount = .seconds(10)
-  /// Time a keep-alive client connection may stay without a request (or not reading its answer).
-  public var idleTimeout: TimeAmount = .seconds(60)
-  /// Time an upstream has to answer a request once it was written; then 504.
-  public var upstreamTimeout: TimeAmount = .seconds(30)
-  public var upstreamConnectTimeout: TimeAmount = .seconds(1)
-  /// Client connections open at once; further ones are closed on accept.
-  public var maxConnections: Int = 10_000
-  /// Idle keep-alive connections kept per upstream and per thread.
-  public var maxIdleConnectionsPerUpstream: Int = 1024
-  /// How long a failed upstream stays out of service before it is tried again.
-  public var ejectDuration: Duration = .seconds(2)
-  /// Failed answers in a row (not refused connections, which eject at once) that eject an upstream.
-  public var ejectAfterFailures: Int = 3
-  /// Where to serve the counters as JSON (`host:port` or a Unix socket path); nil for nowhere.
-  public var adminAddress: String? = nil
-  /// How long a graceful shutdown waits for requests in progress before closing everything.
-  public var shutdownGracePeriod: TimeAmount = .seconds(10)
+    /// Largest request head (request line and headers), in bytes; beyond it: 431.
+    public var maxHeaderBytes: Int = 8 * 1024
+    /// Largest request body, in bytes as sent (chunk framing included); beyond it: 413.
+    public var maxBodyBytes: Int = 1024 * 1024
+    /// Largest upstream response, in bytes; beyond it the client gets a 502.
+    public var maxResponseBytes: Int = 8 * 1024 * 1024
+    /// Time a client has to send a whole request once its first byte arrived.
+    public var headerTimeout: TimeAmount = .seconds(10)
+    /// Time a keep-alive client connection may stay without a request (or not reading its answer).
+    public var idleTimeout: TimeAmount = .seconds(60)
+    /// Time an upstream has to answer a request once it was written; then 504.
+    public var upstreamTimeout: TimeAmount = .seconds(30)
+    public var upstreamConnectTimeout: TimeAmount = .seconds(1)
+    /// Client connections open at once; further ones are closed on accept.
+    public var maxConnections: Int = 10_000
+    /// Idle keep-alive connections kept per upstream and per thread.
+    public var maxIdleConnectionsPerUpstream: Int = 1024
+    /// How long a failed upstream stays out of service before it is tried again.
+    public var ejectDuration: Duration = .seconds(2)
+    /// Failed answers in a row (not refused connections, which eject at once) that eject an upstream.
+    public var ejectAfterFailures: Int = 3
+    /// Where to serve the counters as JSON (`host:port` or a Unix socket path); nil for nowhere.
+    public var adminAddress: String? = nil
+    /// How long a graceful shutdown waits for requests in progress before closing everything.
+    public var shutdownGracePeriod: TimeAmount = .seconds(10)
 
-  public init(upstreams: [String]) {
-    self.upstreams = upstreams
-  }
+    public init(upstreams: [String]) {
+        self.upstreams = upstreams
+    }
 }
 
 /// An address parsed from `host:port`, `:port`, `unix:/path` or `/path`.
 enum ListenAddress: Equatable {
-  case tcp(host: String, port: Int)
-  case unix(path: String)
+    case tcp(host: String, port: Int)
+    case unix(path: String)
 
-  init?(parsing text: String) {
-    if text.hasPrefix("unix:") {
-      self = .unix(path: String(text.dropFirst(5)))
-    } else if text.hasPrefix("/") || text.hasPrefix("./") {
-      self = .unix(path: text)
-    } else if let colon = text.lastIndex(of: ":"),
-      let port = Int(text[text.index(after: colon)...]),
-      (0...65535).contains(port)
-    {
-      let host = String(text[..<colon])
-      self = .tcp(host: host.isEmpty ? "0.0.0.0" : host, port: port)
-    } else {
-      return nil
+    init?(parsing text: String) {
+        if text.hasPrefix("unix:") {
+            self = .unix(path: String(text.dropFirst(5)))
+        } else if text.hasPrefix("/") || text.hasPrefix("./") {
+            self = .unix(path: text)
+        } else if let colon = text.lastIndex(of: ":"),
+            let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        {
+            let host = String(text[..<colon])
+            self = .tcp(host: host.isEmpty ? "0.0.0.0" : host, port: port)
+        } else {
+            return nil
+        }
     }
-  }
 }
