@@ -161,7 +161,9 @@ public struct JSONScanner {
                 case UInt8(ascii: "r"): out.append(0x0D)
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
-                    guard i + 4 < bytes.count, let code = UInt32(String(decoding: bytes[(i + 1)...(i + 4)], as: UTF8.self), radix: 16)
+                    // Exactly four hex digits: `UInt32(_:radix:)` alone would also take a sign (`\u+041`).
+                    guard i + 4 < bytes.count, bytes[(i + 1)...(i + 4)].allSatisfy(CorrelationID.isHex),
+                        let code = UInt32(String(decoding: bytes[(i + 1)...(i + 4)], as: UTF8.self), radix: 16)
                     else { return nil }
                     // Surrogate pairs are not needed by this system: a lone surrogate is refused.
                     guard let scalar = Unicode.Scalar(code) else { return nil }
