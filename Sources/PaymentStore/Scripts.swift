@@ -19,7 +19,10 @@ enum Scripts {
     static let claim = """
         local items = redis.call('RPOP', KEYS[1], ARGV[1])
         if not items then return {} end
-        redis.call('LPUSH', KEYS[2], unpack(items))
+        -- In slices: unpack() of more than ~8000 values overflows Lua's C stack.
+        for i = 1, #items, 4000 do
+          redis.call('LPUSH', KEYS[2], unpack(items, i, math.min(i + 3999, #items)))
+        end
         return items
         """
 
