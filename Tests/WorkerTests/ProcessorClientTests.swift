@@ -1,0 +1,356 @@
+import AsyncHTTPClient
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import PaymentCore
+import PaymentStore
+import Testing
+
+@testable import Worker
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// How the test server answers.
+enum Answer: Sendable {
+    case status(Int, body: String = "")
+    /// Reads the request and never answers.
+    case hang
+    /// Reads the request and closes the connection without answering.
+    case close
+}
+
+/// What the test server received.
+struct Received: Sendable {
+    var method: HTTPMethod
+    var uri: String
+    var contentType: String?
+    var body: String
+}
+
+/// A one-route HTTP/1.1 server on 127.0.0.1 and an ephemeral port that answers every request
+/// the same way and remembers what it got.
+final class TestHTTPServer: Sendable {
+    let channel: any Channel
+    let answer: NIOLockedValueBox<Answer>
+    let received = NIOLockedValueBox<[Received]>([])
+
+    var port: Int { channel.localAddress!.port! }
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    init(_ answer: Answer, group: any EventLoopGroup) async throws {
+        let answerBox = NIOLockedValueBox(answer)
+        let receivedBox = received
+        self.answer = answerBox
+        channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.pipeline.configureHTTPServerPipeline().flatMap {
+                    channel.pipeline.addHandler(Handler(answer: answerBox, received: receivedBox))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    func stop() async { try? await channel.close() }
+
+    final class Handler: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        let answer: NIOLockedValueBox<Answer>
+        let received: NIOLockedValueBox<[Received]>
+        var head: HTTPRequestHead?
+        var body = ""
+
+        init(answer: NIOLockedValueBox<Answer>, received: NIOLockedValueBox<[Received]>) {
+            self.answer = answer
+            self.received = received
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let h):
+                head = h
+                body = ""
+            case .body(let buffer):
+                body += String(buffer: buffer)
+            case .end:
+                guard let head else { return }
+                received.withLockedValue {
+                    $0.append(
+                        Received(
+                            method: head.method, uri: head.uri,
+                            contentType: head.headers.first(name: "Content-Type"),
+                            body: body))
+                }
+                switch answer.withLockedValue({ $0 }) {
+                case .hang:
+                    return
+                case .close:
+                    context.close(promise: nil)
+                case .status(let code, let text):
+                    var headers = HTTPHeaders()
+                    headers.add(name: "Content-Length", value: String(text.utf8.count))
+                    headers.add(name: "Content-Type", value: "application/json")
+                    let responseHead = HTTPResponseHead(
+                        version: .http1_1, status: HTTPResponseStatus(statusCode: code), headers: headers)
+                    context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                }
+            }
+        }
+    }
+}
+
+/// A ProcessorClient (configured as in production by `makeHTTPClient`) whose processors are
+/// `defaultURL` and `fallbackURL`, on an event loop of its own, for one test.
+func withProcessorClient(
+    default defaultURL: String, fallback fallbackURL: String = "http://127.0.0.1:1",
+    timeoutMillis: Int64 = 5_000,
+    group: any EventLoopGroup, _ body: (ProcessorClient) async throws -> Void
+) async throws {
+    let http = ProcessorClient.makeHTTPClient(group: group, maxConnections: 4)
+    let client = ProcessorClient(
+        http: http, baseURLs: [.default: defaultURL, .fallback: fallbackURL],
+        timeoutMillis: timeoutMillis,
+        logger: Logger(label: "processor-client-test"))
+    var failure: (any Error)?
+    do {
+        try await body(client)
+    } catch {
+        failure = error
+    }
+    try await http.shutdown()
+    if let failure { throw failure }
+}
+
+/// A test server answering `answer` and a client whose default processor is that server.
+func withProcessor(
+    _ answer: Answer, timeoutMillis: Int64 = 5_000,
+    _ body: (ProcessorClient, TestHTTPServer) async throws -> Void
+) async throws {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let server = try await TestHTTPServer(answer, group: group)
+    var failure: (any Error)?
+    do {
+        try await withProcessorClient(
+            default: server.baseURL, timeoutMillis: timeoutMillis, group: group
+        ) { client in
+            try await body(client, server)
+        }
+    } catch {
+        failure = error
+    }
+    await server.stop()
+    try await group.shutdownGracefully()
+    if let failure { throw failure }
+}
+
+/// A TCP port on 127.0.0.1 where nothing listens (it was bound a moment ago, then closed).
+func closedPort() async throws -> Int {
+    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .bind(host: "127.0.0.1", port: 0).get()
+    let port = channel.localAddress!.port!
+    try await channel.close()
+    return port
+}
+
+let payment = QueuedPayment(
+    correlationID: "4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3", amount: Money(cents: 1990))
+let sentAttempt = PaymentRecord.Attempt(
+    amount: Money(cents: 1990), processor: .default, requestedAt: 1_752_150_896_123, pinned: false)
+
+@Suite("ProcessorClient")
+struct ProcessorClientTests {
+    @Test("a payment is POSTed to /payments as JSON with the attempt's requestedAt")
+    func requestShape() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = try await TestHTTPServer(
+            .status(200, body: #"{"message":"payment processed successfully"}"#), group: group)
+        // A base URL with a trailing slash works too.
+        try await withProcessorClient(default: server.baseURL + "/", group: group) { client in
+            let got = await client.send(payment, attempt: sentAttempt)
+            #expect(got == .accepted)
+        }
+        await server.stop()
+        try await group.shutdownGracefully()
+        let received = server.received.withLockedValue { $0 }
+        #expect(received.count == 1)
+        #expect(received.first?.method == .POST)
+        #expect(received.first?.uri == "/payments")
+        #expect(received.first?.contentType == "application/json")
+        #expect(
+            received.first?.body
+                == #"{"correlationId":"4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3","amount":19.90,"requestedAt":"2025-07-10T12:34:56.123Z"}"#
+        )
+    }
+
+    @Test(
+        "each processor status maps to the outcome exactly-once booking needs",
+        arguments: [
+            (200, CallOutcome.accepted), (201, .accepted), (204, .accepted), (422, .accepted),
+            (500, .failed),
+            (429, .failed), (400, .failed), (404, .failed), (502, .unknown), (503, .unknown),
+            (504, .unknown),
+            (301, .unknown),
+        ])
+    func statuses(code: Int, outcome: CallOutcome) async throws {
+        try await withProcessor(.status(code)) { client, _ in
+            let got = await client.send(payment, attempt: sentAttempt)
+            #expect(got == outcome)
+        }
+    }
+
+    @Test("the attempt's processor is the one called")
+    func callsAttemptProcessor() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = try await TestHTTPServer(.status(200), group: group)
+        let closed = try await closedPort()
+        try await withProcessorClient(
+            default: "http://127.0.0.1:\(closed)", fallback: server.baseURL, group: group
+        ) {
+            client in
+            var a = sentAttempt
+            a.processor = .fallback
+            let got = await client.send(payment, attempt: a)
+            #expect(got == .accepted)
+        }
+        await server.stop()
+        try await group.shutdownGracefully()
+        #expect(server.received.withLockedValue { $0.count } == 1)
+    }
+
+    @Test("no answer before the timeout is unknown: the processor may have the payment")
+    func timeoutIsUnknown() async throws {
+        try await withProcessor(.hang, timeoutMillis: 200) { client, server in
+            let start = ContinuousClock.now
+            let got = await client.send(payment, attempt: sentAttempt)
+            #expect(got == .unknown)
+            #expect(ContinuousClock.now - start < .seconds(2))
+            #expect(server.received.withLockedValue { $0.count } == 1)
+        }
+    }
+
+    @Test("a connection closed after the request was sent is unknown")
+    func closedIsUnknown() async throws {
+        try await withProcessor(.close) { client, server in
+            let got = await client.send(payment, attempt: sentAttempt)
+            #expect(got == .unknown)
+            #expect(server.received.withLockedValue { $0.count } >= 1)
+        }
+    }
+
+    @Test("a refused connection is a definite failure: nothing was sent")
+    func refusedIsFailed() async throws {
+        let port = try await closedPort()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        try await withProcessorClient(
+            default: "http://127.0.0.1:\(port)", timeoutMillis: 1_000, group: group
+        ) {
+            client in
+            let got = await client.send(payment, attempt: sentAttempt)
+            #expect(got == .failed)
+        }
+        try await group.shutdownGracefully()
+    }
+
+    /// Known defect: `makeHTTPClient` leaves AsyncHTTPClient's `retryConnectionEstablishment` on,
+    /// so a refused connection is retried until the connect timeout (1 s) and every payment sent
+    /// to a processor that is down waits that long. With it off the answer comes in ~2 ms. When
+    /// that is fixed this known issue stops being recorded and the test fails: drop the wrapper.
+    @Test("a refused connection fails fast, not after the whole request timeout")
+    func refusedFailsFast() async throws {
+        let port = try await closedPort()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        try await withProcessorClient(default: "http://127.0.0.1:\(port)", timeoutMillis: 1_500, group: group) {
+            client in
+            let start = ContinuousClock.now
+            let got = await client.send(payment, attempt: sentAttempt)
+            let took = ContinuousClock.now - start
+            #expect(got == .failed)
+            withKnownIssue("ProcessorClient.makeHTTPClient retries refused connects until the connect timeout") {
+                #expect(took < .milliseconds(500), "took \(took)")
+            }
+        }
+        try await group.shutdownGracefully()
+    }
+
+    @Test("a processor with no URL is a definite failure")
+    func noURL() async throws {
+        let http = ProcessorClient.makeHTTPClient(
+            group: MultiThreadedEventLoopGroup.singleton, maxConnections: 1)
+        let client = ProcessorClient(
+            http: http, baseURLs: [:], timeoutMillis: 100, logger: Logger(label: "processor-client-test"))
+        #expect(await client.send(payment, attempt: sentAttempt) == .failed)
+        try await http.shutdown()
+    }
+
+    @Test("health reads failing and minResponseTime")
+    func health() async throws {
+        try await withProcessor(.status(200, body: #"{"failing": true, "minResponseTime": 1500}"#)) {
+            client, server in
+            let before = WallClock.nowMillis()
+            let h = try await client.health(.default)
+            #expect(h.failing)
+            #expect(h.minResponseTime == 1_500)
+            #expect(h.polledAt >= before && h.polledAt <= WallClock.nowMillis())
+            #expect(server.received.withLockedValue { $0.first?.uri } == "/payments/service-health")
+            #expect(server.received.withLockedValue { $0.first?.method } == .GET)
+        }
+    }
+
+    @Test(
+        "health refuses a non-200 answer or a body without both members",
+        arguments: [
+            Answer.status(429), .status(500, body: #"{"failing":false,"minResponseTime":0}"#),
+            .status(200, body: #"{"failing":false}"#), .status(200, body: #"{"minResponseTime":0}"#),
+            .status(200, body: "not json"), .status(200, body: #"{"failing":"no","minResponseTime":0}"#),
+        ])
+    func healthRefuses(answer: Answer) async throws {
+        try await withProcessor(answer) { client, _ in
+            await #expect(throws: (any Error).self) { try await client.health(.default) }
+        }
+    }
+}
+
+@Suite("ProcessorClient.classify")
+struct ClassifyTests {
+    @Test("errors raised before anything was written are definite failures")
+    func definite() {
+        #expect(ProcessorClient.classify(HTTPClientError.connectTimeout) == .failed)
+        #expect(ProcessorClient.classify(HTTPClientError.invalidURL) == .failed)
+        #expect(ProcessorClient.classify(ChannelError.connectTimeout(.seconds(1))) == .failed)
+        #expect(
+            ProcessorClient.classify(IOError(errnoCode: ECONNREFUSED, reason: "connect")) == .failed)
+        #expect(ProcessorClient.classify(IOError(errnoCode: ENOENT, reason: "connect")) == .failed)
+    }
+
+    @Test("errors after the request may have been written leave the outcome unknown")
+    func ambiguous() {
+        #expect(ProcessorClient.classify(HTTPClientError.deadlineExceeded) == .unknown)
+        #expect(ProcessorClient.classify(HTTPClientError.readTimeout) == .unknown)
+        #expect(ProcessorClient.classify(HTTPClientError.remoteConnectionClosed) == .unknown)
+        #expect(ProcessorClient.classify(ChannelError.ioOnClosedChannel) == .unknown)
+        #expect(ProcessorClient.classify(ChannelError.eof) == .unknown)
+        #expect(ProcessorClient.classify(IOError(errnoCode: ECONNRESET, reason: "read")) == .unknown)
+        #expect(ProcessorClient.classify(IOError(errnoCode: EPIPE, reason: "write")) == .unknown)
+        #expect(ProcessorClient.classify(CancellationError()) == .unknown)
+    }
+
+    @Test("a refused connect from NIO's own bootstrap is a definite failure")
+    func refusedBootstrap() async throws {
+        let port = try await closedPort()
+        do {
+            _ = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port).get()
+            Issue.record("connected to a closed port")
+        } catch {
+            #expect(ProcessorClient.classify(error) == .failed, "\(type(of: error)): \(error)")
+        }
+    }
+}
