@@ -1,0 +1,239 @@
+// A day the official tests do not bring (ours): long outages, both processors down at once, fast
+// flapping and a default that is slow but never fails for a minute and a half, under a sustained
+// load; clients that retry (same correlationId) and amounts that vary. Scored like the final
+// (processors' admin totals at the end of the load, consistency on [now-15 s, now-2 s]); then,
+// with both processors healthy, it waits for the backend to settle and verifies that nothing was
+// lost or booked twice: backend summary == processors' admin totals == accepted payments.
+//
+// Parameters: those of rinha-lib.js, plus CHAOS_SETTLE_S (longest wait for the backend to drain,
+// default 90), CHAOS_RESEND_RATE (share of accepted payments a client sends again, default 0.02).
+// Run: tools/bench chaos (or k6 run test/rinha-chaos.js against a running stack).
+
+import exec from "k6/execution";
+import { sleep } from "k6";
+import { Counter } from "k6/metrics";
+import * as D from "./decimal.js";
+import * as L from "./rinha-lib.js";
+
+const MAX_REQUESTS = L.maxRequests(500);
+const LOAD_S = 240;
+const RAMP_S = 60;
+const SETTLE_S = parseInt(__ENV.CHAOS_SETTLE_S || "90", 10);
+const RESEND_RATE = parseFloat(__ENV.CHAOS_RESEND_RATE || "0.02");
+const RETRIES = 2; // a client tries a payment up to 3 times when it gets no 2xx
+
+const OK = [0, false];
+const DOWN = [0, true];
+
+/** [start s, default [delay ms, failing], fallback [delay ms, failing], what] */
+function timeline() {
+  const t = [
+    [0, OK, OK, "warm-up, both healthy"],
+    [20, DOWN, OK, "default down for 40 s"],
+    [60, DOWN, DOWN, "both down for 30 s: everything must wait"],
+  ];
+  // Fast flapping, 90-120 s: the four combinations in turn, 1.5 s each, small delays.
+  const states = [[[0, false], [20, false]], [[10, true], [0, false]], [[30, true], [10, true]], [[0, false], [0, true]]];
+  for (let i = 0; i < 20; i++) {
+    const [d, f] = states[i % states.length];
+    t.push([90 + i * 1.5, d, f, i === 0 ? "flapping every 1.5 s for 30 s" : ""]);
+  }
+  t.push([120, [1200, false], OK, "default slow (1.2 s) but never failing, 90 s"]);
+  t.push([180, [1200, false], DOWN, "... and the fallback down for its last 30 s"]);
+  t.push([210, [40, false], [40, false], "recovery, both at 40 ms"]);
+  t.push([LOAD_S, OK, OK, "end of load: both healthy for the settle period"]);
+  return t;
+}
+
+export const options = {
+  summaryTrendStats: ["p(99)", "count"],
+  thresholds: L.THRESHOLDS,
+  teardownTimeout: `${SETTLE_S + 60}s`,
+  scenarios: {
+    payments: {
+      exec: "payments", executor: "ramping-vus", startVUs: 1, gracefulRampDown: "0s", gracefulStop: "10s",
+      stages: [{ target: MAX_REQUESTS, duration: `${RAMP_S}s` }, { target: MAX_REQUESTS, duration: `${LOAD_S - RAMP_S}s` }],
+    },
+    payments_consistency: { exec: "consistency", executor: "constant-vus", duration: `${LOAD_S}s`, vus: 1 },
+    chaos_timeline: { exec: "chaosTimeline", executor: "per-vu-iterations", vus: 1, iterations: 1, maxDuration: `${LOAD_S + 30}s` },
+  },
+};
+
+const accepted = new Counter("chaos_accepted");
+const acceptedCents = new Counter("chaos_accepted_cents");
+const unconfirmed = new Counter("chaos_unconfirmed");
+const unconfirmedCents = new Counter("chaos_unconfirmed_cents");
+const rejected = new Counter("chaos_rejected");
+const resent = new Counter("chaos_resent");
+const retried = new Counter("chaos_retries");
+const settle = {
+  settled: new Counter("chaos_settled"),
+  ms: new Counter("chaos_settle_ms"),
+};
+const final = {};
+for (const who of ["backend", "processor"]) {
+  for (const p of L.PROCESSORS) {
+    final[`${who}_${p}_requests`] = new Counter(`chaos_${who}_${p}_requests`);
+    final[`${who}_${p}_cents`] = new Counter(`chaos_${who}_${p}_cents`);
+  }
+}
+
+export async function setup() {
+  await L.officialSetup();
+  await L.setPhase({ default: OK, fallback: OK });
+}
+
+function amountText(cents) {
+  return `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")}`;
+}
+
+/** A client that retries: the same correlationId up to RETRIES more times, and sometimes again after a 2xx. */
+export async function payments() {
+  const id = crypto.randomUUID();
+  const cents = 1 + Math.floor(Math.random() * 99999); // 0.01 .. 999.99
+  const text = amountText(cents);
+  let ok = false;
+  let ambiguous = false; // a timeout or a 5xx: the backend may have taken it
+  for (let attempt = 0; attempt <= RETRIES && !ok; attempt++) {
+    if (attempt > 0) {
+      retried.add(1);
+      sleep(0.2);
+    }
+    const res = await L.postPayment(id, text);
+    if (L.isSuccess(res)) ok = true;
+    else if (res.status === 0 || res.status >= 500) ambiguous = true;
+  }
+  if (ok) {
+    L.metrics.success.add(1);
+    L.metrics.failure.add(0);
+    accepted.add(1);
+    acceptedCents.add(cents);
+    if (Math.random() < RESEND_RATE) {
+      resent.add(1);
+      await L.postPayment(id, text); // its answer does not matter; it must not be paid twice
+    }
+  } else {
+    L.metrics.success.add(0);
+    L.metrics.failure.add(1);
+    if (ambiguous) {
+      unconfirmed.add(1);
+      unconfirmedCents.add(cents);
+    } else {
+      rejected.add(1);
+    }
+  }
+  sleep(1);
+}
+
+export async function consistency() {
+  await L.consistencyIteration(2000);
+}
+
+export async function chaosTimeline() {
+  const start = exec.scenario.startTime;
+  for (const [at, d, f, what] of timeline()) {
+    const wait = (start + at * 1000 - Date.now()) / 1000;
+    if (wait > 0) sleep(wait);
+    await L.setPhase({ default: d, fallback: f });
+    if (what) console.info(`chaos t=${at}s: ${what} (default ${d[0]} ms${d[1] ? " failing" : ""}, fallback ${f[0]} ms${f[1] ? " failing" : ""})`);
+  }
+}
+
+function same(b, d, f) {
+  return b.ok && d.ok && f.ok &&
+    b.default.totalRequests === d.totalRequests && D.cmp(b.default.totalAmount, d.totalAmount) === 0 &&
+    b.fallback.totalRequests === f.totalRequests && D.cmp(b.fallback.totalAmount, f.totalAmount) === 0;
+}
+
+function key(b) {
+  return `${b.default.totalRequests}/${D.str(b.default.totalAmount)}/${b.fallback.totalRequests}/${D.str(b.fallback.totalAmount)}`;
+}
+
+export async function teardown() {
+  // As the final: the score's totals from the processors when the load stops.
+  await L.recordProcessorTotals(LOAD_S + 120);
+  // Then both healthy, and wait until the backend's summary equals the processors' and stays so.
+  await L.setPhase({ default: OK, fallback: OK });
+  const t0 = Date.now();
+  let stable = 0;
+  let last = "";
+  let b, d, f;
+  while (true) {
+    [b, d, f] = await Promise.all([L.backendSummary(), L.processorSummary("default"), L.processorSummary("fallback")]);
+    const k = key(b);
+    stable = same(b, d, f) && k === last ? stable + 1 : 0;
+    last = k;
+    if (stable >= 3 || Date.now() - t0 > SETTLE_S * 1000) break;
+    sleep(1);
+  }
+  const ok = stable >= 3;
+  console.info(`settle: ${ok ? "settled" : "NOT settled"} after ${((Date.now() - t0) / 1000).toFixed(1)} s; backend ${key(b)}`);
+  settle.settled.add(ok ? 1 : 0);
+  settle.ms.add(Date.now() - t0);
+  for (const p of L.PROCESSORS) {
+    final[`backend_${p}_requests`].add(b[p].totalRequests);
+    final[`backend_${p}_cents`].add(D.cents(b[p].totalAmount));
+  }
+  for (const [p, s] of [["default", d], ["fallback", f]]) {
+    final[`processor_${p}_requests`].add(s.totalRequests);
+    final[`processor_${p}_cents`].add(D.cents(s.totalAmount));
+  }
+}
+
+/** The verification after the settle period: nothing lost, nothing booked twice. */
+function verification(data) {
+  const c = (n) => L.count(data, n);
+  const side = (who) => {
+    const o = {};
+    for (const p of L.PROCESSORS) o[p] = { num_pagamentos: c(`chaos_${who}_${p}_requests`), total: D.num(D.fromCents(c(`chaos_${who}_${p}_cents`))) };
+    return o;
+  };
+  const backend = side("backend");
+  const processors = side("processor");
+  const acceptedN = c("chaos_accepted");
+  const acceptedAmount = D.fromCents(c("chaos_accepted_cents"));
+  const unconfirmedN = c("chaos_unconfirmed");
+  const bookedN = processors.default.num_pagamentos + processors.fallback.num_pagamentos;
+  const bookedAmount = D.fromCents(c("chaos_processor_default_cents") + c("chaos_processor_fallback_cents"));
+  const backendEqualsProcessors = L.PROCESSORS.every((p) =>
+    backend[p].num_pagamentos === processors[p].num_pagamentos && backend[p].total === processors[p].total);
+  const lost = Math.max(0, acceptedN - bookedN);
+  const twice = Math.max(0, bookedN - acceptedN - unconfirmedN);
+  const settled = c("chaos_settled") > 0;
+  const amountsExact = unconfirmedN > 0 || D.cmp(bookedAmount, acceptedAmount) === 0;
+  const problems = [];
+  if (!settled) problems.push(`the backend did not settle within ${SETTLE_S} s`);
+  if (!backendEqualsProcessors) problems.push("backend summary != processors' admin totals");
+  if (lost) problems.push(`${lost} accepted payments were never booked`);
+  if (twice) problems.push(`${twice} payments booked more than once (or never accepted)`);
+  if (!amountsExact) problems.push(`booked amount ${D.str(bookedAmount)} != accepted amount ${D.str(acceptedAmount)}`);
+  return {
+    ok: problems.length === 0,
+    problemas: problems,
+    estabilizou: settled,
+    tempo_estabilizacao_s: c("chaos_settle_ms") / 1000,
+    aceitos: { num_pagamentos: acceptedN, total: D.num(acceptedAmount) },
+    nao_confirmados: { num_pagamentos: unconfirmedN, total: D.num(D.fromCents(c("chaos_unconfirmed_cents"))),
+      descricao: "no 2xx after retries, but a timeout or 5xx: the backend may have taken them" },
+    recusados: c("chaos_rejected"),
+    reenviados: c("chaos_resent"),
+    novas_tentativas: c("chaos_retries"),
+    backend,
+    processadores: processors,
+    perdidos: lost,
+    duplicados: twice,
+    descricao: "After the load, both processors healthy: the backend's summary must equal the processors' " +
+      "admin totals, and both must equal the payments answered 2xx (each correlationId once).",
+  };
+}
+
+export function handleSummary(data) {
+  const result = L.officialResult(data, { maxVUs: MAX_REQUESTS, scenario: "chaos" });
+  const v = verification(data);
+  result.verificacao = v;
+  const text = `   settle: ${v.estabilizou ? "settled" : "NOT settled"} in ${v.tempo_estabilizacao_s} s; accepted ${v.aceitos.num_pagamentos} ` +
+    `(${v.nao_confirmados.num_pagamentos} unconfirmed, ${v.reenviados} re-sent), booked default ` +
+    `${v.processadores.default.num_pagamentos} + fallback ${v.processadores.fallback.num_pagamentos}\n` +
+    `   verification: ${v.ok ? "OK - nothing lost, nothing booked twice" : "FAILED - " + v.problemas.join("; ")}\n`;
+  return L.summaryOutputs(data, result, "chaos-results.json", text);
+}
