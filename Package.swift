@@ -131,7 +131,10 @@ let package = Package(
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "PaymentCore", "PaymentStore"]),
         .testTarget(
             name: "ValkeyClientTests",
-            dependencies: ["ValkeyClient", "PaymentStore", "PaymentCore", "TestSupport"]
+            dependencies: [
+                "ValkeyClient", "PaymentStore", "PaymentCore", "TestSupport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "ProcessorSimulatorTests",

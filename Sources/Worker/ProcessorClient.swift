@@ -27,6 +27,9 @@ public struct ProcessorClient: Sendable {
         configuration.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnections)
         configuration.timeout = .init(connect: .milliseconds(1000))
+        // A refused connection must fail at once (about 2 ms), not after the connect timeout:
+        // nothing was sent, so the payment can go to the other processor right away.
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.httpVersion = .http1Only
         configuration.decompression = .disabled
         return HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)

@@ -144,11 +144,16 @@ public final class WorkerEngine: Sendable {
             case .failed where !current.pinned:
                 // The processor does not have it: the payment is free to go elsewhere, with a
                 // new requestedAt, unless someone pinned or booked it meanwhile.
-                if stopping { return }
-                guard let next = router.withLockedValue({ $0.choose(now: WallClock.nowMillis()) }) else {
-                    try? await Task.sleep(for: .milliseconds(50))
-                    continue
+                // Wait for a processor here, not by sending this attempt again: a payment held
+                // through an outage must go out with a fresh requestedAt, or it would be booked
+                // far in the past, inside windows the checker has already compared.
+                var chosen: Processor?
+                while chosen == nil {
+                    if stopping { return }
+                    chosen = router.withLockedValue { $0.choose(now: WallClock.nowMillis()) }
+                    if chosen == nil { try? await Task.sleep(for: .milliseconds(50)) }
                 }
+                guard let next = chosen else { continue }
                 let moved = PaymentRecord.Attempt(
                     amount: payment.amount, processor: next, requestedAt: WallClock.nowMillis(), pinned: false)
                 guard

@@ -259,10 +259,6 @@ struct ProcessorClientTests {
         try await group.shutdownGracefully()
     }
 
-    /// Known defect: `makeHTTPClient` leaves AsyncHTTPClient's `retryConnectionEstablishment` on,
-    /// so a refused connection is retried until the connect timeout (1 s) and every payment sent
-    /// to a processor that is down waits that long. With it off the answer comes in ~2 ms. When
-    /// that is fixed this known issue stops being recorded and the test fails: drop the wrapper.
     @Test("a refused connection fails fast, not after the whole request timeout")
     func refusedFailsFast() async throws {
         let port = try await closedPort()
@@ -273,9 +269,7 @@ struct ProcessorClientTests {
             let got = await client.send(payment, attempt: sentAttempt)
             let took = ContinuousClock.now - start
             #expect(got == .failed)
-            withKnownIssue("ProcessorClient.makeHTTPClient retries refused connects until the connect timeout") {
-                #expect(took < .milliseconds(500), "took \(took)")
-            }
+            #expect(took < .milliseconds(500), "took \(took)")
         }
         try await group.shutdownGracefully()
     }
