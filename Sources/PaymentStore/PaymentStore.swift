@@ -100,11 +100,13 @@ public struct PaymentStore: Sendable {
         return reply.string.flatMap(QueuedPayment.init(payload:))
     }
 
-    /// Starts (or resumes) an attempt: returns the record to act on. See `Scripts.begin`.
-    public func begin(_ payment: QueuedPayment, proposed: PaymentRecord.Attempt) async throws -> PaymentRecord {
+    /// Starts (or resumes) an attempt: returns the record to act on, nil if the payment was
+    /// purged. See `Scripts.begin`.
+    public func begin(_ payment: QueuedPayment, proposed: PaymentRecord.Attempt) async throws -> PaymentRecord? {
         let reply = try await evalChecked(
             Scripts.begin, keys: [keys.payments],
             args: [payment.correlationID, String(payment.amount.cents), proposed.text])
+        if reply == .null { return nil }
         guard let text = reply.string, let record = PaymentRecord(text: text) else {
             throw ValkeyError.unexpectedReply("\(reply)")
         }
@@ -119,7 +121,7 @@ public struct PaymentStore: Sendable {
     }
 
     /// Books the payment under the attempt's processor and requestedAt and takes it off the
-    /// worker's list. True if this call booked it, false if it was booked already.
+    /// worker's list. True if this call booked it, false if it was booked already or purged.
     @discardableResult
     public func book(_ payment: QueuedPayment, attempt: PaymentRecord.Attempt, worker: String) async throws -> Bool {
         let p = attempt.processor

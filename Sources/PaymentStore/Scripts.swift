@@ -26,13 +26,15 @@ enum Scripts {
         return items
         """
 
-    /// KEYS payments; ARGV id, cents, proposed attempt -> the record to act on.
-    /// A queued (or unknown) payment takes the proposed attempt. An attempt that already exists
+    /// KEYS payments; ARGV id, cents, proposed attempt -> the record to act on, or nil when the
+    /// payment has no record (purged since it was queued: it must not be sent).
+    /// A queued payment takes the proposed attempt. An attempt that already exists
     /// belongs to a worker that died or to a copy still in flight elsewhere: its outcome is
     /// unknown, so it is pinned and returned. A booked record is returned as is.
     static let begin = """
         local cur = redis.call('HGET', KEYS[1], ARGV[1])
-        if not cur or string.sub(cur, 1, 1) == 'Q' then
+        if not cur then return false end
+        if string.sub(cur, 1, 1) == 'Q' then
           redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
           return ARGV[3]
         end
@@ -56,11 +58,16 @@ enum Scripts {
         """
 
     /// KEYS payments, booked, secondsCount, secondsCents, processing;
-    /// ARGV id, cents, requestedAt ms, processor code, payload -> 1 booked now, 0 already booked.
+    /// ARGV id, cents, requestedAt ms, processor code, payload -> 1 booked now, 0 already booked,
+    /// -1 purged while it was out (not booked: the purge cleared it).
     static let book = """
         local cur = redis.call('HGET', KEYS[1], ARGV[1])
         local added = 0
-        if not cur or string.sub(cur, 1, 1) ~= 'B' then
+        if not cur then
+          redis.call('LREM', KEYS[5], -1, ARGV[5])
+          return -1
+        end
+        if string.sub(cur, 1, 1) ~= 'B' then
           added = redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[2] .. '|' .. ARGV[1])
           if added == 1 then
             local sec = string.format('%d', math.floor(tonumber(ARGV[3]) / 1000))

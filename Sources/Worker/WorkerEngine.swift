@@ -19,7 +19,9 @@ public final class WorkerEngine: Sendable {
     let router: NIOLockedValueBox<Router>
     let gate: CapacityGate
     /// Payloads held by this worker right now (checked against its processing list).
-    let held = NIOLockedValueBox(Set<String>())
+    let inHand = NIOLockedValueBox(Set<String>())
+    /// Payments waiting for a processor to take them.
+    let held = HoldQueue()
     private let flags = NIOLockedValueBox((stopping: false, finished: false))
 
     var worker: String { configuration.workerID }
@@ -43,6 +45,7 @@ public final class WorkerEngine: Sendable {
     public func stop() {
         flags.withLockedValue { $0.stopping = true }
         gate.wake()
+        held.wakeAll()
     }
 
     /// Runs until `stop()`, then drains and hands back what it still holds.
@@ -57,6 +60,7 @@ public final class WorkerEngine: Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.livenessLoop() }
             group.addTask { await self.healthLoop() }
+            group.addTask { await self.holdLoop() }
             await self.claimLoop(group: &group)
             while gate.held > 0 { try? await Task.sleep(for: .milliseconds(20)) }
             flags.withLockedValue { $0.finished = true }
@@ -85,10 +89,10 @@ public final class WorkerEngine: Sendable {
                 }
                 gate.take(batch.count)
                 for payment in batch {
-                    held.withLockedValue { _ = $0.insert(payment.payload) }
+                    inHand.withLockedValue { _ = $0.insert(payment.payload) }
                     group.addTask {
                         await self.process(payment)
-                        self.held.withLockedValue { _ = $0.remove(payment.payload) }
+                        self.inHand.withLockedValue { _ = $0.remove(payment.payload) }
                         self.gate.give()
                     }
                 }
@@ -109,13 +113,18 @@ public final class WorkerEngine: Sendable {
                 if stopping { return }
                 guard let p = router.withLockedValue({ $0.choose(now: WallClock.nowMillis()) }) else {
                     // Both processors failing: hold the payment and look again shortly.
-                    try? await Task.sleep(for: .milliseconds(50))
+                    await held.wait()
                     continue
                 }
                 let proposed = PaymentRecord.Attempt(
                     amount: payment.amount, processor: p, requestedAt: WallClock.nowMillis(), pinned: false)
-                guard let record = await persist("begin", { try await self.store.begin(payment, proposed: proposed) })
+                guard let begun = await persist("begin", { try await self.store.begin(payment, proposed: proposed) })
                 else { return }
+                guard let record = begun else {
+                    // Purged since it was queued: it must not go out.
+                    _ = await persist("drop") { try await self.store.drop(payment, worker: self.worker) }
+                    return
+                }
                 switch record {
                 case .attempt(let a): attempt = a
                 case .booked:
@@ -126,6 +135,17 @@ public final class WorkerEngine: Sendable {
             }
             guard let current = attempt else { continue }
             if stopping && current.pinned { return }
+            if current.pinned {
+                // A retry: make sure the payment was not purged (or booked by a copy) meanwhile.
+                guard let stored = await persist("record", { try await self.store.record(id: payment.correlationID) })
+                else { return }
+                switch stored {
+                case .some(.attempt): break
+                default:
+                    _ = await persist("drop") { try await self.store.drop(payment, worker: self.worker) }
+                    return
+                }
+            }
 
             let startedAt = WallClock.nowMillis()
             router.withLockedValue { $0.callStarted(current.processor, now: startedAt) }
@@ -151,7 +171,7 @@ public final class WorkerEngine: Sendable {
                 while chosen == nil {
                     if stopping { return }
                     chosen = router.withLockedValue { $0.choose(now: WallClock.nowMillis()) }
-                    if chosen == nil { try? await Task.sleep(for: .milliseconds(50)) }
+                    if chosen == nil { await held.wait() }
                 }
                 guard let next = chosen else { continue }
                 let moved = PaymentRecord.Attempt(
@@ -231,7 +251,7 @@ public final class WorkerEngine: Sendable {
                     // A claim whose reply was lost (Valkey restarted mid-command) leaves payloads
                     // on our list that no task holds. Seen twice in a row, they go back.
                     let listed = Set(try await store.processing(worker: worker))
-                    let mine = held.withLockedValue { $0 }
+                    let mine = inHand.withLockedValue { $0 }
                     let unheld = listed.subtracting(mine)
                     let orphans = unheld.intersection(suspects)
                     if !orphans.isEmpty {
@@ -245,6 +265,20 @@ public final class WorkerEngine: Sendable {
             }
             try? await Task.sleep(for: .milliseconds(500))
         }
+    }
+
+    // MARK: Held payments
+
+    /// Wakes the held payments whenever the router would send one somewhere (a processor came
+    /// back, or a probe is due).
+    private func holdLoop() async {
+        while !finished {
+            try? await Task.sleep(for: .milliseconds(20))
+            if held.count > 0, stopping || router.withLockedValue({ $0.wouldChoose(now: WallClock.nowMillis()) }) {
+                held.wakeAll()
+            }
+        }
+        held.wakeAll()
     }
 
     // MARK: Health

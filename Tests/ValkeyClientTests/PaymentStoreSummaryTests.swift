@@ -25,12 +25,14 @@ func bruteForce(_ booked: [Booked], _ window: TimeWindow) -> PaymentsSummary {
     return summary
 }
 
-/// Books every payment (without the queue: `book` needs no prior record), concurrently.
+/// Accepts and books every payment (without claiming it from the queue), concurrently.
 func bookAll(_ store: PaymentStore, _ booked: [Booked]) async throws {
     try await withThrowingTaskGroup(of: Bool.self) { group in
         for b in booked {
             group.addTask {
                 let payment = QueuedPayment(correlationID: newID(), amount: Money(cents: b.cents))
+                _ = try await store.accept(PaymentRequest(correlationID: payment.correlationID, amount: payment.amount))
+                    .get()
                 return try await store.book(
                     payment, attempt: attempt(b.cents, b.processor, at: b.requestedAt), worker: "w")
             }

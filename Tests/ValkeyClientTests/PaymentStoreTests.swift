@@ -250,12 +250,28 @@ struct PaymentStoreAttemptTests {
         }
     }
 
-    @Test("begin on a payment with no record (purged) takes the proposed attempt")
+    @Test("begin on a payment with no record (purged since it was queued) says so and stores nothing")
     func beginUnknown() async throws {
         try await withStore { (store) async throws in
             let payment = QueuedPayment(correlationID: newID(), amount: Money(cents: 5))
             let proposed = attempt(5, .default, at: Self.t0)
-            #expect(try await store.begin(payment, proposed: proposed) == .attempt(proposed))
+            #expect(try await store.begin(payment, proposed: proposed) == nil)
+            #expect(try await store.record(id: payment.correlationID) == nil)
+        }
+    }
+
+    @Test("book on a payment purged while it was out books nothing and clears the worker's list")
+    func bookPurged() async throws {
+        try await withStore { (store) async throws in
+            let id = newID()
+            _ = try await store.accept(PaymentRequest(correlationID: id, amount: Money(cents: 5))).get()
+            let claimed = try await store.claim(worker: "w", limit: 1)
+            // Purged while out (the list of a worker that never registered survives the purge).
+            try await store.purge().get()
+            #expect(try await store.processing(worker: "w") == [claimed[0].payload])
+            #expect(try await store.book(claimed[0], attempt: attempt(5, .default, at: Self.t0), worker: "w") == false)
+            #expect(try await store.processing(worker: "w").isEmpty)
+            #expect(try await store.summary(TimeWindow()).get() == PaymentsSummary())
         }
     }
 
