@@ -72,7 +72,7 @@ final class ClientConnectionHandler<Strategy: BalancingStrategy>: ChannelDuplexH
     }
 
     func read(context: ChannelHandlerContext) {
-        if machine.isReceiving && context.channel.isWritable {
+        if mayRead(context: context) {
             context.read()
         } else {
             readPending = true
@@ -185,8 +185,18 @@ final class ClientConnectionHandler<Strategy: BalancingStrategy>: ChannelDuplexH
         resumeReading(context: context)
     }
 
+    /// Reading goes on while a request is at an upstream, up to `readAheadLimit` unprocessed
+    /// bytes: pausing and resuming reads for every request would cost two `epoll_ctl` calls each
+    /// time, and the limit still bounds what a pipelining client can make the gateway hold.
+    private func mayRead(context: ChannelHandlerContext) -> Bool {
+        guard context.channel.isWritable else { return false }
+        return machine.isReceiving || (inbound?.readableBytes ?? 0) < Self.readAheadLimit
+    }
+
+    private static var readAheadLimit: Int { 16 * 1024 }
+
     private func resumeReading(context: ChannelHandlerContext) {
-        if readPending && machine.isReceiving && context.channel.isWritable {
+        if readPending && mayRead(context: context) {
             readPending = false
             context.read()
         }

@@ -2,14 +2,14 @@ import NIOCore
 
 /// The life of one client connection, apart from any channel: which requests it may read,
 /// whether an answer keeps it open, and when its timeouts expire. One request is handled at a
-/// time; pipelined requests wait unread, which keeps answers in order and memory bounded.
+/// time; pipelined requests wait unprocessed, which keeps answers in order.
 struct ClientConnectionStateMachine {
     enum State: Equatable {
         /// Between requests since `since`: closed if nothing comes within the idle timeout.
         case idle(since: NIODeadline)
         /// Part of a request arrived at `since`: the rest must come within the header timeout.
         case reading(since: NIODeadline)
-        /// The request is at an upstream; reading from the client is paused.
+        /// The request is at an upstream; the client's next bytes wait unprocessed.
         case forwarding(keepAlive: Bool, isHTTP10: Bool)
         case closed
     }
@@ -42,7 +42,7 @@ struct ClientConnectionStateMachine {
 
     var checkInterval: TimeAmount { min(headerTimeout, idleTimeout) }
 
-    /// Whether the connection may read the client's bytes now.
+    /// Whether the connection may process the client's bytes now.
     var isReceiving: Bool {
         switch state {
         case .idle, .reading: true
