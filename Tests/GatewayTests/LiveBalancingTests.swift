@@ -53,6 +53,30 @@ struct LiveBalancingTests {
         }
     }
 
+    @Test("with two event loop threads every connection is served and both upstreams are used")
+    func twoThreads() async throws {
+        try await withLiveStack(configure: { $0.threads = 2 }) { stack in
+            let port = stack.port
+            let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        try await blocking {
+                            let client = try RawClient(port: port)
+                            return try (0..<25).map { _ in
+                                try client.request("POST /payments HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+                                    .status
+                            }
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(statuses == Array(repeating: 202, count: 100))
+            #expect(try await stack.a.requests() > 0)
+            #expect(try await stack.b.requests() > 0)
+        }
+    }
+
     @Test("random spreads requests over both upstreams")
     func random() async throws {
         try await withLiveStack(strategy: .random) { stack in
