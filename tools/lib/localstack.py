@@ -145,6 +145,7 @@ def services(compose=None):
             "command": [str(c) for c in (svc.get("command") or [])],
             "environment": {k: str(v) for k, v in env.items()},
             "cpus": float(limits["cpus"]) if "cpus" in limits else None,
+            "cpu_shares": int(svc["cpu_shares"]) if "cpu_shares" in svc else None,
             "memory": memory_bytes(limits["memory"]) if "memory" in limits else None,
             "healthcheck": test,
             "volumes": svc.get("volumes") or [],
@@ -258,8 +259,9 @@ class Cgroups:
             return [Path("/sys/fs/cgroup") / CGROUP_NAME / name]
         return [Path("/sys/fs/cgroup/cpu") / CGROUP_NAME / name, Path("/sys/fs/cgroup/memory") / CGROUP_NAME / name]
 
-    def create(self, name, cpus, memory):
-        """Returns the cgroup.procs files a process must write its pid into."""
+    def create(self, name, cpus, memory, shares=None):
+        """Returns the cgroup.procs files a process must write its pid into. `shares` is
+        Docker's cpu_shares (1024 = normal weight)."""
         if not self.kind:
             return []
         if self.kind == "v2":
@@ -275,6 +277,8 @@ class Cgroups:
             d.mkdir(exist_ok=True)
             if cpus:
                 (d / "cpu.max").write_text(f"{int(cpus * 100000)} 100000")
+            if shares:
+                (d / "cpu.weight").write_text(str(max(1, min(10000, shares * 100 // 1024))))
             if memory:
                 (d / "memory.max").write_text(str(memory))
                 try:
@@ -288,6 +292,7 @@ class Cgroups:
         if cpus:
             (cpu_d / "cpu.cfs_period_us").write_text("100000")
             (cpu_d / "cpu.cfs_quota_us").write_text(str(int(cpus * 100000)))
+        (cpu_d / "cpu.shares").write_text(str(shares or 1024))
         if memory:
             (mem_d / "memory.limit_in_bytes").write_text(str(memory))
             try:
@@ -496,7 +501,7 @@ def _up(only, extra_env, gateway):
         argv, env, hc = translate(svc, run)
         if extra_env:
             env.update(extra_env.get(name, {}))
-        procs = cg.create(name, svc["cpus"], svc["memory"])
+        procs = cg.create(name, svc["cpus"], svc["memory"], svc["cpu_shares"])
         pid = spawn(name, argv, env, run / "logs" / f"{name}.log", procs, cpu_list=stack_cpus)
         record(name, pid, argv, "service", env, procs, hc, stack_cpus)
         if hc:
