@@ -163,10 +163,10 @@ public final class WorkerEngine: Sendable {
                 return
             case .failed where !current.pinned:
                 // The processor does not have it: the payment is free to go elsewhere, with a
-                // new requestedAt, unless someone pinned or booked it meanwhile.
-                // Wait for a processor here, not by sending this attempt again: a payment held
-                // through an outage must go out with a fresh requestedAt, or it would be booked
-                // far in the past, inside windows the checker has already compared.
+                // new requestedAt, unless someone pinned or booked it meanwhile. It waits for a
+                // processor here rather than by sending this attempt again: a payment held through
+                // an outage must go out with a fresh requestedAt, or it would be booked far in the
+                // past, inside windows the checker has already compared.
                 var chosen: Processor?
                 while chosen == nil {
                     if stopping { return }
@@ -176,36 +176,20 @@ public final class WorkerEngine: Sendable {
                 guard let next = chosen else { continue }
                 let moved = PaymentRecord.Attempt(
                     amount: payment.amount, processor: next, requestedAt: WallClock.nowMillis(), pinned: false)
-                guard
-                    let stored = await persist("reroute", {
-                        try await self.store.compareAndSet(
-                            id: payment.correlationID, expected: .attempt(current), new: .attempt(moved))
-                    })
-                else { return }
-                switch stored {
-                case .some(.attempt(let a)): attempt = a
-                case .some(.booked):
-                    _ = await persist("drop") { try await self.store.drop(payment, worker: self.worker) }
-                    return
-                default: attempt = nil
+                switch await replace(payment, current, with: moved, "reroute") {
+                case .attempt(let a): attempt = a
+                case .restart: attempt = nil
+                case .finished: return
                 }
             case .failed, .unknown:
                 if !current.pinned {
                     let pinned = PaymentRecord.Attempt(
                         amount: current.amount, processor: current.processor, requestedAt: current.requestedAt,
                         pinned: true)
-                    guard
-                        let stored = await persist("pin", {
-                            try await self.store.compareAndSet(
-                                id: payment.correlationID, expected: .attempt(current), new: .attempt(pinned))
-                        })
-                    else { return }
-                    switch stored {
-                    case .some(.attempt(let a)): attempt = a
-                    case .some(.booked):
-                        _ = await persist("drop") { try await self.store.drop(payment, worker: self.worker) }
-                        return
-                    default: attempt = pinned
+                    switch await replace(payment, current, with: pinned, "pin") {
+                    case .attempt(let a): attempt = a
+                    case .restart: attempt = nil
+                    case .finished: return
                     }
                 }
                 if stopping { return }
@@ -213,6 +197,34 @@ public final class WorkerEngine: Sendable {
                 try? await Task.sleep(for: .milliseconds(backoff))
                 backoff = min(backoff * 2, 2_000)
             }
+        }
+    }
+
+    enum Next {
+        case attempt(PaymentRecord.Attempt)
+        /// Start over from the stored record (gone: purged).
+        case restart
+        /// Nothing more to do here: booked by a copy, or the worker is stopping.
+        case finished
+    }
+
+    /// Moves a payment from its attempt `current` to `new` unless someone pinned or booked it
+    /// meanwhile, and says how to go on.
+    private func replace(
+        _ payment: QueuedPayment, _ current: PaymentRecord.Attempt, with new: PaymentRecord.Attempt, _ what: String
+    ) async -> Next {
+        guard
+            let stored = await persist(what, {
+                try await self.store.compareAndSet(
+                    id: payment.correlationID, expected: .attempt(current), new: .attempt(new))
+            })
+        else { return .finished }
+        switch stored {
+        case .some(.attempt(let a)): return .attempt(a)
+        case .some(.booked):
+            _ = await persist("drop") { try await self.store.drop(payment, worker: self.worker) }
+            return .finished
+        default: return .restart
         }
     }
 
