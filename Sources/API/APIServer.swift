@@ -33,7 +33,8 @@ public final class APIServer: Sendable {
         ) { request, loop in
             routes.respond(to: request, on: loop)
         }
-        logger.info("api listening", metadata: ["listen": "\(configuration.listen)", "valkey": "\(configuration.valkey)"])
+        logger.info(
+            "api listening", metadata: ["listen": "\(configuration.listen)", "valkey": "\(configuration.valkey)"])
         return APIServer(http: http, valkey: valkey)
     }
 

@@ -116,7 +116,8 @@ public struct PaymentStore: Sendable {
     /// Replaces `expected` by `new` only if `expected` is still the stored record; returns what
     /// is stored afterwards (nil if the payment has no record: purged).
     public func compareAndSet(id: String, expected: PaymentRecord, new: PaymentRecord) async throws -> PaymentRecord? {
-        let reply = try await evalChecked(Scripts.compareAndSet, keys: [keys.payments], args: [id, expected.text, new.text])
+        let reply = try await evalChecked(
+            Scripts.compareAndSet, keys: [keys.payments], args: [id, expected.text, new.text])
         return reply.string.flatMap(PaymentRecord.init(text:))
     }
 

@@ -197,7 +197,8 @@ public final class ValkeyClient: @unchecked Sendable {
                 while let (command, promise, _) = self.waiting.popFirst() { self.write(command, promise, on: channel) }
             case .failure(let error):
                 self.logger.debug(
-                    "valkey connect failed", metadata: ["endpoint": "\(self.configuration.endpoint)", "error": "\(error)"])
+                    "valkey connect failed",
+                    metadata: ["endpoint": "\(self.configuration.endpoint)", "error": "\(error)"])
                 self.scheduleReconnect()
             }
         }

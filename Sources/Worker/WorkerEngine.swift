@@ -214,10 +214,12 @@ public final class WorkerEngine: Sendable {
         _ payment: QueuedPayment, _ current: PaymentRecord.Attempt, with new: PaymentRecord.Attempt, _ what: String
     ) async -> Next {
         guard
-            let stored = await persist(what, {
-                try await self.store.compareAndSet(
-                    id: payment.correlationID, expected: .attempt(current), new: .attempt(new))
-            })
+            let stored = await persist(
+                what,
+                {
+                    try await self.store.compareAndSet(
+                        id: payment.correlationID, expected: .attempt(current), new: .attempt(new))
+                })
         else { return .finished }
         switch stored {
         case .some(.attempt(let a)): return .attempt(a)
@@ -257,7 +259,9 @@ public final class WorkerEngine: Sendable {
                 try await store.heartbeat(worker: worker, ttlMillis: configuration.heartbeatTTLMillis)
                 if tick % 2 == 0 {
                     let reaped = try await store.reapDeadWorkers()
-                    if reaped > 0 { logger.warning("took back payments of a dead worker", metadata: ["count": "\(reaped)"]) }
+                    if reaped > 0 {
+                        logger.warning("took back payments of a dead worker", metadata: ["count": "\(reaped)"])
+                    }
                 }
                 if tick % 4 == 0 {
                     // A claim whose reply was lost (Valkey restarted mid-command) leaves payloads
@@ -307,7 +311,9 @@ public final class WorkerEngine: Sendable {
                 }
                 if leader {
                     for p in Processor.allCases {
-                        guard (try? await store.mayPollHealth(p, intervalMillis: configuration.healthIntervalMillis)) == true
+                        guard
+                            (try? await store.mayPollHealth(p, intervalMillis: configuration.healthIntervalMillis))
+                                == true
                         else { continue }
                         group.addTask {
                             do {
@@ -322,7 +328,8 @@ public final class WorkerEngine: Sendable {
                                         "ms": "\(WallClock.nowMillis() - started)",
                                     ])
                             } catch {
-                                self.logger.info("health poll failed", metadata: ["processor": "\(p)", "error": "\(error)"])
+                                self.logger.info(
+                                    "health poll failed", metadata: ["processor": "\(p)", "error": "\(error)"])
                             }
                         }
                     }

@@ -33,7 +33,8 @@ public struct WorkerService: Service {
             http: http, baseURLs: configuration.processorURLs, timeoutMillis: configuration.requestTimeoutMillis,
             logger: logger)
         let engine = WorkerEngine(
-            configuration: configuration, store: PaymentStore(client: client, keys: StoreKeys(prefix: configuration.keyPrefix)),
+            configuration: configuration,
+            store: PaymentStore(client: client, keys: StoreKeys(prefix: configuration.keyPrefix)),
             blocking: blocking, processors: processors, logger: logger)
         return (
             engine,

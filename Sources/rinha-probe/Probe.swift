@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `rinha-probe TARGET PATH`: exits 0 when `GET PATH` on TARGET (`unix:/path.sock` or

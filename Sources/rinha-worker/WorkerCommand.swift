@@ -7,7 +7,7 @@ import ValkeyClient
 import Worker
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @main

@@ -99,14 +99,17 @@ struct Harness {
 
 @Suite("Exactly-once booking when outcomes are unknown", .serialized)
 struct ExactlyOnceTests {
-    @Test("a payment whose call timed out is sent again only to the same processor and booked once, under the stored requestedAt")
+    @Test(
+        "a payment whose call timed out is sent again only to the same processor and booked once, under the stored requestedAt"
+    )
     func timedOutPaymentIsPinned() async throws {
         let h = try await Harness.start(requestTimeoutMillis: 250)
         // Slower than the timeout: the first call ends unknown, but the processor records it.
         _ = try await h.admin(.default, .PUT, "/admin/configurations/delay", #"{"delay":600}"#)
         let engineTask = Task { await h.engine.run() }
         let id = UUID().uuidString.lowercased()
-        #expect(try await h.store.accept(PaymentRequest(correlationID: id, amount: Money(cents: 1990))).get() == .queued)
+        #expect(
+            try await h.store.accept(PaymentRequest(correlationID: id, amount: Money(cents: 1990))).get() == .queued)
 
         let pinned = try await h.waitUntil {
             if case .attempt(let a) = try await h.store.record(id: id) { return a.pinned }
@@ -147,7 +150,9 @@ struct ExactlyOnceTests {
         _ = try await h.store.accept(PaymentRequest(correlationID: id, amount: Money(cents: 500))).get()
         #expect(
             try await h.waitUntil {
-                if case .attempt(let a) = try await h.store.record(id: id) { return a.pinned && a.processor == .default }
+                if case .attempt(let a) = try await h.store.record(id: id) {
+                    return a.pinned && a.processor == .default
+                }
                 return false
             })
         // Now the pinned processor answers at once, with definite failures: still it must not move.
@@ -178,7 +183,9 @@ struct ExactlyOnceTests {
         _ = try await h.admin(.default, .PUT, "/admin/configurations/failure", #"{"failure":true}"#)
         let engineTask = Task { await h.engine.run() }
         for _ in 0..<20 {
-            _ = try await h.store.accept(PaymentRequest(correlationID: UUID().uuidString.lowercased(), amount: Money(cents: 100))).get()
+            _ = try await h.store.accept(
+                PaymentRequest(correlationID: UUID().uuidString.lowercased(), amount: Money(cents: 100))
+            ).get()
         }
         #expect(try await h.waitUntil { try await h.store.summary(TimeWindow()).get().fallback.totalRequests == 20 })
         #expect(try await h.processorCount(.fallback) == 20)
