@@ -97,22 +97,31 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Start-up shared by the executables: environment and logging.
+        .target(name: "ProcessSupport", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "rinha-api",
-            dependencies: ["API", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "API", "ProcessSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .executableTarget(
             name: "rinha-worker",
-            dependencies: ["Worker", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Worker", "ProcessSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .executableTarget(
             name: "rinha-gateway",
-            dependencies: ["Gateway", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Gateway", "ProcessSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .executableTarget(
             name: "processor-simulator",
             dependencies: [
-                "ProcessorSimulator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ProcessorSimulator", "ProcessSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // A libc-only HTTP health probe for the containers' health checks.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import ProcessSupport
 import ProcessorSimulator
 
 #if canImport(Glibc)
@@ -18,34 +19,36 @@ struct ProcessorSimulatorCommand: AsyncParsableCommand {
             "An in-memory Rinha de Backend 2025 Payment Processor (payments, service-health, admin API).")
 
     @Option(help: "TCP port to listen on. Env: PORT.")
-    var port: Int = env("PORT").flatMap { Int($0) } ?? 8080
+    var port: Int = ProcessSupport.environment("PORT").flatMap { Int($0) } ?? 8080
 
     @Option(help: "Address to bind. Env: HOST.")
-    var host: String = env("HOST") ?? "0.0.0.0"
+    var host: String = ProcessSupport.environment("HOST") ?? "0.0.0.0"
 
     @Option(help: "Fee rate as a plain decimal, e.g. 0.05 for 5 %. Env: TRANSACTION_FEE.")
-    var fee: String = env("TRANSACTION_FEE") ?? "0.05"
+    var fee: String = ProcessSupport.environment("TRANSACTION_FEE") ?? "0.05"
 
     @Option(help: "Initial admin token (header X-Rinha-Token). Env: INITIAL_TOKEN.")
-    var token: String = env("INITIAL_TOKEN") ?? "123"
+    var token: String = ProcessSupport.environment("INITIAL_TOKEN") ?? "123"
 
     @Option(help: "Health-check rate-limit window, ms. Env: HEALTH_WINDOW_MS, or RATE_LIMIT_SECONDS.")
     var healthWindowMs: Int64 =
-        env("HEALTH_WINDOW_MS").flatMap { Int64($0) } ?? env("RATE_LIMIT_SECONDS").flatMap { Int64($0) }
+        ProcessSupport.environment("HEALTH_WINDOW_MS").flatMap { Int64($0) } ?? ProcessSupport.environment(
+            "RATE_LIMIT_SECONDS"
+        ).flatMap { Int64($0) }
         .map { $0 * 1000 }
         ?? 5000
 
     @Option(help: "POST /payments processed at once. Env: MAX_IN_FLIGHT.")
-    var maxInFlight: Int = env("MAX_IN_FLIGHT").flatMap { Int($0) } ?? 800
+    var maxInFlight: Int = ProcessSupport.environment("MAX_IN_FLIGHT").flatMap { Int($0) } ?? 800
 
     @Option(help: "POST /payments waiting for a slot (beyond: 429). Env: MAX_QUEUED.")
-    var maxQueued: Int = env("MAX_QUEUED").flatMap { Int($0) } ?? 500
+    var maxQueued: Int = ProcessSupport.environment("MAX_QUEUED").flatMap { Int($0) } ?? 500
 
     @Option(help: "Event loop threads. Env: THREADS.")
-    var threads: Int = env("THREADS").flatMap { Int($0) } ?? 1
+    var threads: Int = ProcessSupport.environment("THREADS").flatMap { Int($0) } ?? 1
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error. Env: LOG_LEVEL.")
-    var logLevel: String = env("LOG_LEVEL") ?? "info"
+    var logLevel: String = ProcessSupport.environment("LOG_LEVEL") ?? "info"
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -57,19 +60,11 @@ struct ProcessorSimulatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        var logger = Logger(label: "processor-simulator")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let logger = ProcessSupport.logger(label: "processor-simulator", level: logLevel)
         let configuration = SimulatorConfiguration(
             host: host, port: port, feeRate: fee, token: token, healthWindowMillis: healthWindowMs,
             maxInFlight: maxInFlight, maxQueued: maxQueued)
         try await ProcessorSimulatorService.runUntilSignalled(
             configuration: configuration, threads: threads, logger: logger)
     }
-}
-
-func env(_ name: String) -> String? {
-    guard let value = getenv(name) else { return nil }
-    let text = String(cString: value)
-    return text.isEmpty ? nil : text
 }

@@ -3,6 +3,7 @@ import ArgumentParser
 import HTTPServerKit
 import Logging
 import NIOPosix
+import ProcessSupport
 import ServiceLifecycle
 import ValkeyClient
 
@@ -13,26 +14,24 @@ struct APICommand: AsyncParsableCommand {
         abstract: "Accepts payments into the Valkey queue and answers the payments summary.")
 
     @Option(help: "Where to listen: unix:/path/api.sock or host:port. Env: API_LISTEN.")
-    var listen: String = env("API_LISTEN") ?? "unix:/tmp/rinha-api.sock"
+    var listen: String = ProcessSupport.environment("API_LISTEN") ?? "unix:/tmp/rinha-api.sock"
 
     @Option(help: "Valkey endpoint: unix:/path or host:port. Env: VALKEY_URL.")
-    var valkey: String = env("VALKEY_URL") ?? "127.0.0.1:6379"
+    var valkey: String = ProcessSupport.environment("VALKEY_URL") ?? "127.0.0.1:6379"
 
     @Option(help: "Prefix of every Valkey key. Env: KEY_PREFIX.")
-    var keyPrefix: String = env("KEY_PREFIX") ?? "rinha"
+    var keyPrefix: String = ProcessSupport.environment("KEY_PREFIX") ?? "rinha"
 
     @Option(help: "Largest request body in bytes (larger gets 413).")
     var maxBodySize: Int = 1024
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error. Env: LOG_LEVEL.")
-    var logLevel: String = env("LOG_LEVEL") ?? "info"
+    var logLevel: String = ProcessSupport.environment("LOG_LEVEL") ?? "info"
 
     func run() async throws {
         guard let target = BindTarget(parsing: listen) else { throw ValidationError("bad --listen: \(listen)") }
         guard let endpoint = ValkeyEndpoint(parsing: valkey) else { throw ValidationError("bad --valkey: \(valkey)") }
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        var logger = Logger(label: "rinha-api")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let logger = ProcessSupport.logger(label: "rinha-api", level: logLevel)
         var config = APIConfiguration(listen: target, valkey: endpoint)
         config.keyPrefix = keyPrefix
         config.maxBodySize = maxBodySize
@@ -43,10 +42,4 @@ struct APICommand: AsyncParsableCommand {
         try await serviceGroup.run()
         try await group.shutdownGracefully()
     }
-}
-
-func env(_ name: String) -> String? {
-    guard let value = getenv(name) else { return nil }
-    let s = String(cString: value)
-    return s.isEmpty ? nil : s
 }

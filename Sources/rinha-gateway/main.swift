@@ -3,6 +3,7 @@ import Gateway
 import Logging
 import NIOCore
 import NIOPosix
+import ProcessSupport
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -68,11 +69,14 @@ struct RinhaGateway: AsyncParsableCommand {
         help: "Admin address (host:port or Unix path) serving counters as JSON. Env GATEWAY_ADMIN.")
     var admin: String?
 
+    @Option(help: "Log level: trace, debug, info, notice, warning, error. Env LOG_LEVEL. Default info.")
+    var logLevel: String?
+
     mutating func run() async throws {
-        let env = ProcessInfoLite.environment
+        let env = ProcessSupport.environment
         let paths =
             upstreams.isEmpty
-            ? (env["GATEWAY_UPSTREAMS"] ?? "").split(separator: ",").map { $0.trimmingSpaces }.filter {
+            ? (env("GATEWAY_UPSTREAMS") ?? "").split(separator: ",").map { $0.trimmingSpaces }.filter {
                 !$0.isEmpty
             }
             : upstreams
@@ -80,13 +84,13 @@ struct RinhaGateway: AsyncParsableCommand {
             throw ValidationError("give upstreams with --upstream or GATEWAY_UPSTREAMS")
         }
         var config = GatewayConfiguration(upstreams: paths)
-        let listenText = listen ?? env["GATEWAY_LISTEN"] ?? "0.0.0.0:9999"
+        let listenText = listen ?? env("GATEWAY_LISTEN") ?? "0.0.0.0:9999"
         guard let colon = listenText.lastIndex(of: ":"),
             let port = Int(listenText[listenText.index(after: colon)...])
         else { throw ValidationError("listen address must be host:port, got \(listenText)") }
         config.listenHost = listenText[..<colon].isEmpty ? "0.0.0.0" : String(listenText[..<colon])
         config.listenPort = port
-        if let name = strategy?.rawValue ?? env["GATEWAY_STRATEGY"] {
+        if let name = strategy?.rawValue ?? env("GATEWAY_STRATEGY") {
             guard let kind = BalancingStrategyKind(rawValue: name) else {
                 throw ValidationError(
                     "unknown strategy \(name); one of \(BalancingStrategyKind.allCases.map(\.rawValue).joined(separator: ", "))"
@@ -94,7 +98,7 @@ struct RinhaGateway: AsyncParsableCommand {
             }
             config.strategy = kind
         }
-        if let value = threads ?? env["GATEWAY_THREADS"].flatMap({ Int($0) }) {
+        if let value = threads ?? env("GATEWAY_THREADS").flatMap({ Int($0) }) {
             config.threads = max(1, value)
         }
         if let maxHeaderBytes { config.maxHeaderBytes = maxHeaderBytes }
@@ -107,10 +111,9 @@ struct RinhaGateway: AsyncParsableCommand {
         if let maxIdlePerUpstream { config.maxIdleConnectionsPerUpstream = maxIdlePerUpstream }
         if let ejectSeconds { config.ejectDuration = .nanoseconds(Int64(ejectSeconds * 1e9)) }
         if let ejectAfter { config.ejectAfterFailures = ejectAfter }
-        config.adminAddress = admin ?? env["GATEWAY_ADMIN"]
+        config.adminAddress = admin ?? env("GATEWAY_ADMIN")
 
-        var logger = Logger(label: "rinha-gateway")
-        logger.logLevel = .info
+        let logger = ProcessSupport.logger(label: "rinha-gateway", level: logLevel ?? env("LOG_LEVEL"))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: config.threads)
         let service = GatewayService(configuration: config, group: group, logger: logger)
         let serviceGroup = ServiceGroup(
@@ -120,22 +123,6 @@ struct RinhaGateway: AsyncParsableCommand {
         )
         try await serviceGroup.run()
         try await group.shutdownGracefully()
-    }
-}
-
-/// The process environment without Foundation (which would add megabytes to a static binary).
-enum ProcessInfoLite {
-    static var environment: [String: String] {
-        var result: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            pointer += 1
-        }
-        return result
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import NIOPosix
 import PaymentCore
+import ProcessSupport
 import ServiceLifecycle
 import ValkeyClient
 import Worker
@@ -17,19 +18,21 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Sends queued payments to the payment processors and books them exactly once.")
 
     @Option(help: "Valkey endpoint: unix:/path or host:port. Env: VALKEY_URL.")
-    var valkey: String = env("VALKEY_URL") ?? "127.0.0.1:6379"
+    var valkey: String = ProcessSupport.environment("VALKEY_URL") ?? "127.0.0.1:6379"
 
     @Option(help: "Unique id of this worker; a restart with the same id takes back what it held. Env: WORKER_ID.")
-    var workerID: String = env("WORKER_ID") ?? "\(hostName())-\(getpid())"
+    var workerID: String = ProcessSupport.environment("WORKER_ID") ?? "\(hostName())-\(getpid())"
 
     @Option(help: "Default processor base URL. Env: PROCESSOR_DEFAULT_URL.")
-    var defaultURL: String = env("PROCESSOR_DEFAULT_URL") ?? "http://payment-processor-default:8080"
+    var defaultURL: String =
+        ProcessSupport.environment("PROCESSOR_DEFAULT_URL") ?? "http://payment-processor-default:8080"
 
     @Option(help: "Fallback processor base URL. Env: PROCESSOR_FALLBACK_URL.")
-    var fallbackURL: String = env("PROCESSOR_FALLBACK_URL") ?? "http://payment-processor-fallback:8080"
+    var fallbackURL: String =
+        ProcessSupport.environment("PROCESSOR_FALLBACK_URL") ?? "http://payment-processor-fallback:8080"
 
     @Option(help: "Payments in hand at once (sending, retrying or held). Env: MAX_IN_FLIGHT.")
-    var maxInFlight: Int = env("MAX_IN_FLIGHT").flatMap(Int.init) ?? 500
+    var maxInFlight: Int = ProcessSupport.environment("MAX_IN_FLIGHT").flatMap(Int.init) ?? 500
 
     @Option(help: "Milliseconds before a processor call is given up as of unknown outcome.")
     var requestTimeoutMs: Int64 = 10_000
@@ -44,20 +47,18 @@ struct WorkerCommand: AsyncParsableCommand {
     var healthIntervalMs: Int = 5_500
 
     @Option(help: "Prefix of every Valkey key. Env: KEY_PREFIX.")
-    var keyPrefix: String = env("KEY_PREFIX") ?? "rinha"
+    var keyPrefix: String = ProcessSupport.environment("KEY_PREFIX") ?? "rinha"
 
     @Option(help: "Event-loop threads.")
     var threads: Int = 1
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error. Env: LOG_LEVEL.")
-    var logLevel: String = env("LOG_LEVEL") ?? "info"
+    var logLevel: String = ProcessSupport.environment("LOG_LEVEL") ?? "info"
 
     func run() async throws {
         guard let endpoint = ValkeyEndpoint(parsing: valkey) else { throw ValidationError("bad --valkey: \(valkey)") }
         guard maxInFlight > 0 else { throw ValidationError("--max-in-flight must be positive") }
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        var logger = Logger(label: "rinha-worker")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let logger = ProcessSupport.logger(label: "rinha-worker", level: logLevel)
         var config = WorkerConfiguration(
             valkey: endpoint, workerID: workerID, processorURLs: [.default: defaultURL, .fallback: fallbackURL])
         config.keyPrefix = keyPrefix
@@ -73,12 +74,6 @@ struct WorkerCommand: AsyncParsableCommand {
         try await serviceGroup.run()
         try await group.shutdownGracefully()
     }
-}
-
-func env(_ name: String) -> String? {
-    guard let value = getenv(name) else { return nil }
-    let s = String(cString: value)
-    return s.isEmpty ? nil : s
 }
 
 func hostName() -> String {
