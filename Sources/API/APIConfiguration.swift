@@ -11,8 +11,8 @@ public struct APIConfiguration: Sendable {
     public var keyPrefix: String = "rinha"
     /// Largest request body accepted, in bytes; larger gets 413. A payment is about 70 bytes.
     public var maxBodySize: Int = 1024
-    /// How long a payment may wait for Valkey (across reconnects) before the client gets a 503,
-    /// in milliseconds. Kept under the official test's 1.5 s client timeout.
+    /// How long a request may wait for Valkey (across reconnects and a restart's loading) before
+    /// the client gets a 503, in milliseconds. Kept under the official test's 1.5 s client timeout.
     public var enqueueDeadlineMillis: Int64 = 1000
 
     public init(listen: BindTarget, valkey: ValkeyEndpoint) {

@@ -23,8 +23,11 @@ public final class APIServer: Sendable {
         // One event loop for everything: the HTTP connections and Valkey share it, so a payment
         // goes from socket to Valkey and back without a thread hop.
         let eventLoop = group.next()
-        let valkey = ValkeyClient(
-            configuration: ValkeyConfiguration(endpoint: configuration.valkey), eventLoop: eventLoop, logger: logger)
+        // A command waits only briefly for a connection: the routes retry transient failures
+        // themselves until their own deadline, which must bound the client's answer time.
+        var valkeyConfiguration = ValkeyConfiguration(endpoint: configuration.valkey)
+        valkeyConfiguration.waitForConnection = .milliseconds(200)
+        let valkey = ValkeyClient(configuration: valkeyConfiguration, eventLoop: eventLoop, logger: logger)
         let routes = APIRoutes(
             store: PaymentStore(client: valkey, keys: StoreKeys(prefix: configuration.keyPrefix)),
             configuration: configuration)
