@@ -39,6 +39,13 @@ struct ConcurrencyLimiter<Waiter> {
         return .rejected
     }
 
+    /// Takes a waiter out of the queue (its client went away, so it must never run); the slot
+    /// it waited for stays with whoever holds it. Nil when no waiter matches.
+    mutating func cancel(where matches: (Waiter) -> Bool) -> Waiter? {
+        guard let index = waiting.firstIndex(where: matches) else { return nil }
+        return waiting.remove(at: index)
+    }
+
     /// Empties the queue (on close); the slots of the calls already running stay taken.
     mutating func removeAllWaiting() -> [Waiter] {
         let all = Array(waiting)

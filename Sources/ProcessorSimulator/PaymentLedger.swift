@@ -1,11 +1,11 @@
 import PaymentCore
 
 /// One stored payment. `correlationId` is lower-cased (a UUID, compared case-insensitively);
-/// `requestedAtMillis` is the epoch-millisecond instant of the first successful call.
+/// `requestedAtMicros` is the epoch-microsecond instant of the first successful call.
 struct StoredPayment: Sendable, Equatable {
     var correlationId: String
     var amount: Money
-    var requestedAtMillis: Int64
+    var requestedAtMicros: Int64
 }
 
 /// A count of payments and their exact sum.
@@ -37,11 +37,11 @@ struct PaymentLedger: Sendable {
     /// The payments whose `requestedAt` falls in one second.
     private struct SecondBucket: Sendable {
         var totals = PaymentTotals()
-        var entries: [(millis: Int64, amount: Money)] = []
+        var entries: [(micros: Int64, amount: Money)] = []
 
-        mutating func add(millis: Int64, amount: Money) {
+        mutating func add(micros: Int64, amount: Money) {
             totals.add(amount)
-            entries.append((millis, amount))
+            entries.append((micros, amount))
         }
     }
 
@@ -58,9 +58,9 @@ struct PaymentLedger: Sendable {
         }
         byID[payment.correlationId] = payment
         total.add(payment.amount)
-        let second = Self.second(of: payment.requestedAtMillis)
+        let second = Self.second(of: payment.requestedAtMicros)
         buckets[second, default: SecondBucket()].add(
-            millis: payment.requestedAtMillis, amount: payment.amount)
+            micros: payment.requestedAtMicros, amount: payment.amount)
         return .inserted
     }
 
@@ -74,12 +74,12 @@ struct PaymentLedger: Sendable {
         if low > high { return PaymentTotals() }
         var result = PaymentTotals()
         for (second, bucket) in buckets {
-            let start = second * 1000
-            let end = start + 999
+            let start = second * 1_000_000
+            let end = start + 999_999
             if low <= start && end <= high {
                 result = result + bucket.totals
             } else if end >= low && start <= high {
-                for entry in bucket.entries where low <= entry.millis && entry.millis <= high {
+                for entry in bucket.entries where low <= entry.micros && entry.micros <= high {
                     result.add(entry.amount)
                 }
             }
@@ -94,7 +94,7 @@ struct PaymentLedger: Sendable {
     }
 
     /// Floor division, so that instants before 1970 land in the right second too.
-    static func second(of millis: Int64) -> Int64 {
-        millis >= 0 ? millis / 1000 : (millis - 999) / 1000
+    static func second(of micros: Int64) -> Int64 {
+        micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
     }
 }

@@ -1,15 +1,14 @@
-import HTTPServerKit
 import NIOCore
 
 /// A running Rinha 2025 Payment Processor, in memory: `POST /payments`, the rate-limited
 /// `GET /payments/service-health`, `GET /payments/{id}` and the admin API (spec §2).
 /// Its state lives on one event loop of `group`; HTTP connections may use any of them.
 public final class ProcessorSimulator: Sendable {
-    private let server: HTTPServer
+    private let server: KestrelServer
     private let core: NIOLoopBound<SimulatorCore>
     private let loop: any EventLoop
 
-    private init(server: HTTPServer, core: NIOLoopBound<SimulatorCore>, loop: any EventLoop) {
+    private init(server: KestrelServer, core: NIOLoopBound<SimulatorCore>, loop: any EventLoop) {
         self.server = server
         self.core = core
         self.loop = loop
@@ -38,18 +37,18 @@ public final class ProcessorSimulator: Sendable {
             NIOLoopBound(
                 SimulatorCore(configuration: configuration, feeRate: feeRate, loop: loop), eventLoop: loop)
         }.get()
-        let server = try await HTTPServer.start(
-            target: .tcp(host: configuration.host, port: configuration.port),
-            group: group
-        ) { request, _ in
-            if loop.inEventLoop { return core.value.handle(request) }
-            return loop.flatSubmit { core.value.handle(request) }
+        let server = try await KestrelServer.start(
+            host: configuration.host, port: configuration.port, group: group,
+            framing: configuration.framing
+        ) { request, clientGone in
+            if loop.inEventLoop { return core.value.handle(request, clientGone: clientGone) }
+            return loop.flatSubmit { core.value.handle(request, clientGone: clientGone) }
         }
         return ProcessorSimulator(server: server, core: core, loop: loop)
     }
 
     /// Stops accepting connections and answers whoever waits for a limiter (queued payments get
-    /// a 500 and are not stored; held health checks are answered). Payments already in their
+    /// a 500 and are not stored; queued health checks are answered). Payments already in their
     /// delay still complete while the event loop runs.
     public func close() async {
         await server.close()

@@ -15,6 +15,9 @@ public struct SimulatorConfiguration: Sendable {
     public var maxInFlight: Int
     /// `POST /payments` calls waiting for a slot; beyond that a 429.
     public var maxQueued: Int
+    /// How JSON and text bodies are framed: chunked as Kestrel does (the default), or with a
+    /// `Content-Length` for clients that cannot read chunks.
+    public var framing: ResponseFraming
 
     public init(
         host: String = "127.0.0.1",
@@ -23,7 +26,8 @@ public struct SimulatorConfiguration: Sendable {
         token: String = "123",
         healthWindowMillis: Int64 = 5000,
         maxInFlight: Int = 800,
-        maxQueued: Int = 500
+        maxQueued: Int = 500,
+        framing: ResponseFraming = .chunked
     ) {
         self.host = host
         self.port = port
@@ -32,6 +36,7 @@ public struct SimulatorConfiguration: Sendable {
         self.healthWindowMillis = healthWindowMillis
         self.maxInFlight = maxInFlight
         self.maxQueued = maxQueued
+        self.framing = framing
     }
 }
 

@@ -16,6 +16,8 @@ extension SimulatorCore {
         default: expected = .PUT
         }
         guard request.method == expected else { return .methodNotAllowed }
+        // The body is bound before the token filter runs, as ASP.NET binds before its filters.
+        if expected == .PUT, let refusal = BodyBinding.refusal(request) { return refusal }
         guard request.head.headers.first(name: "X-Rinha-Token") == token else {
             return .error(.unauthorized, "invalid token")
         }
@@ -31,7 +33,7 @@ extension SimulatorCore {
     }
 
     private func summary(_ rawQuery: Substring?) -> HTTPServerResponse {
-        switch QueryString.window(rawQuery) {
+        switch Micros.window(rawQuery) {
         case .failure(let error):
             return .error(.badRequest, error.message)
         case .success(let window):

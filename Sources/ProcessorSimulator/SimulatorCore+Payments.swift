@@ -4,24 +4,33 @@ import PaymentCore
 
 extension SimulatorCore {
     /// `POST /payments`: admission (slot, queue or 429), then the body, then the delay, then
-    /// the failure check, then the insert. Nothing after admission depends on the client's
+    /// the failure check, then the insert. A queued call whose client leaves before it gets a
+    /// slot is dropped and never run; once a call has its slot nothing depends on the client's
     /// connection: a client that leaves during the delay still gets its payment stored.
-    func postPayment(_ request: HTTPServerRequest) -> EventLoopFuture<HTTPServerResponse> {
+    func postPayment(_ request: HTTPServerRequest, clientGone: EventLoopFuture<Void>) -> EventLoopFuture<
+        HTTPServerResponse
+    > {
+        let id = makeWaiterID()
         var waiter: EventLoopPromise<Void>?
         let admission = paymentSlots.acquire {
             let promise = loop.makePromise(of: Void.self)
             waiter = promise
-            return promise
+            return (id, promise)
         }
         switch admission {
         case .run:
             return processHoldingSlot(request)
         case .queued:
             let bound = self.bound
+            clientGone.hop(to: loop).whenSuccess { bound.value.paymentCallerLeft(id) }
             return waiter!.futureResult.flatMap { bound.value.processHoldingSlot(request) }
         case .rejected:
             return answer(.tooManyRequests)
         }
+    }
+
+    private func paymentCallerLeft(_ id: UInt64) {
+        paymentSlots.cancel(where: { $0.id == id })?.promise.fail(ClientGone())
     }
 
     /// Runs with a slot taken, and gives it back (to the next waiter, if any) when done.
@@ -36,11 +45,12 @@ extension SimulatorCore {
 
     private func releasePaymentSlot() {
         let next = paymentSlots.release()
-        next?.succeed()
+        next?.promise.succeed()
     }
 
     private func process(_ request: HTTPServerRequest) -> EventLoopFuture<HTTPServerResponse> {
         let payment: StoredPayment
+        if let refusal = BodyBinding.refusal(request) { return answer(refusal) }
         switch PaymentBody.parse(request.body) {
         case .success(let parsed): payment = parsed
         case .failure(let error): return answer(.error(.badRequest, error.message))
@@ -60,6 +70,41 @@ extension SimulatorCore {
         case .duplicate: return .error(.unprocessableEntity, "payment already exists")
         case .tooLarge: return .error(.badRequest, "amount too large")
         }
+    }
+}
+
+/// What ASP.NET's minimal APIs do before reading a JSON body parameter: a request that carries
+/// a body must say it is JSON (`application/json` or any `+json` type, parameters allowed),
+/// else 415; a request without a body gets a 400.
+enum BodyBinding {
+    static func refusal(_ request: HTTPServerRequest) -> HTTPServerResponse? {
+        let headers = request.head.headers
+        let hasBody =
+            request.body.readableBytes > 0 || headers.contains(name: "Transfer-Encoding")
+            || headers.first(name: "Content-Length").flatMap(Int.init).map { $0 > 0 } == true
+        guard hasBody else { return .error(.badRequest, "a JSON body is required") }
+        guard isJSON(headers.first(name: "Content-Type")) else {
+            return .error(.unsupportedMediaType, "Content-Type must be application/json")
+        }
+        return nil
+    }
+
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            .trimmingSpaces().lowercased()
+        let parts = mediaType.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0] == "application" else { return false }
+        return parts[1] == "json" || parts[1].hasSuffix("+json")
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingSpaces() -> Substring {
+        var text = self
+        while text.first == " " || text.first == "\t" { text.removeFirst() }
+        while text.last == " " || text.last == "\t" { text.removeLast() }
+        return text
     }
 }
 
@@ -94,12 +139,11 @@ enum PaymentBody {
             return .failure(
                 BadRequest(message: "amount must be a non-negative decimal with at most 2 decimals"))
         }
-        guard case .string(let requestedAt) = object["requestedAt"],
-            let millis = Timestamp.parseMillis(requestedAt)
+        guard case .string(let requestedAt) = object["requestedAt"], let micros = Micros.parse(requestedAt)
         else {
             return .failure(BadRequest(message: "requestedAt must be an ISO-8601 timestamp"))
         }
         return .success(
-            StoredPayment(correlationId: id.lowercased(), amount: amount, requestedAtMillis: millis))
+            StoredPayment(correlationId: id.lowercased(), amount: amount, requestedAtMicros: micros))
     }
 }

@@ -15,8 +15,12 @@ final class SimulatorCore {
     var delayMillis: Int64 = 0
     var failing = false
     var ledger = PaymentLedger()
-    var paymentSlots: ConcurrencyLimiter<EventLoopPromise<Void>>
-    var health: HealthWindowLimiter<EventLoopPromise<Void>>
+    var paymentSlots: ConcurrencyLimiter<(id: UInt64, promise: EventLoopPromise<Void>)>
+    var health: FixedWindowLimiter<EventLoopPromise<Void>>
+    /// When the health limiter's timer is armed for; nil while none is.
+    var healthWakeup: NIODeadline?
+    /// Names a waiting call, so that its client's departure can take it out of a queue.
+    var nextWaiterID: UInt64 = 0
 
     init(configuration: SimulatorConfiguration, feeRate: FeeRate, loop: any EventLoop) {
         self.loop = loop
@@ -24,7 +28,13 @@ final class SimulatorCore {
         self.token = configuration.token
         self.paymentSlots = ConcurrencyLimiter(
             maxInFlight: configuration.maxInFlight, maxQueued: configuration.maxQueued)
-        self.health = HealthWindowLimiter(window: .milliseconds(configuration.healthWindowMillis))
+        self.health = FixedWindowLimiter(
+            window: .milliseconds(configuration.healthWindowMillis), origin: .now())
+    }
+
+    func makeWaiterID() -> UInt64 {
+        nextWaiterID &+= 1
+        return nextWaiterID
     }
 
     /// A handle to `self` that `@Sendable` closures (scheduled tasks, future callbacks) may carry.
@@ -34,14 +44,17 @@ final class SimulatorCore {
         loop.makeSucceededFuture(response)
     }
 
-    func handle(_ request: HTTPServerRequest) -> EventLoopFuture<HTTPServerResponse> {
+    /// `clientGone` succeeds if the client leaves before its answer is written.
+    func handle(_ request: HTTPServerRequest, clientGone: EventLoopFuture<Void>) -> EventLoopFuture<
+        HTTPServerResponse
+    > {
         let path = request.path
         let method = request.method
         switch path {
         case "/payments":
-            return method == .POST ? postPayment(request) : answer(.methodNotAllowed)
+            return method == .POST ? postPayment(request, clientGone: clientGone) : answer(.methodNotAllowed)
         case "/payments/service-health":
-            return method == .GET ? serviceHealth() : answer(.methodNotAllowed)
+            return method == .GET ? serviceHealth(clientGone: clientGone) : answer(.methodNotAllowed)
         case "/admin/payments-summary", "/admin/configurations/token", "/admin/configurations/delay",
             "/admin/configurations/failure", "/admin/purge-payments":
             return answer(admin(request))
@@ -50,19 +63,19 @@ final class SimulatorCore {
                 return method == .GET
                     ? answer(getPayment(id: path.dropFirst("/payments/".count))) : answer(.methodNotAllowed)
             }
-            return answer(.error(.notFound, "not found"))
+            return answer(.notFound)
         }
     }
 
     /// On close: nobody may wait forever for a slot or a window that will never come.
     func releaseWaiters() {
-        for waiter in paymentSlots.removeAllWaiting() { waiter.fail(SimulatorClosed()) }
-        for waiter in health.removeAllHeld() { waiter.succeed() }
+        for waiter in paymentSlots.removeAllWaiting() { waiter.promise.fail(SimulatorClosed()) }
+        for waiter in health.removeAllQueued() { waiter.succeed() }
     }
 
     func getPayment(id: Substring) -> HTTPServerResponse {
         guard CorrelationID.isValid(id), let payment = ledger.payment(id: id.lowercased()) else {
-            return .error(.notFound, "payment not found")
+            return .notFound
         }
         return .json(.ok, ResponseJSON.payment(payment))
     }
@@ -70,3 +83,6 @@ final class SimulatorCore {
 
 /// The simulator was closed while a call waited for a slot.
 struct SimulatorClosed: Error {}
+
+/// The client left while its call waited in a queue: the call is dropped, never run.
+struct ClientGone: Error {}

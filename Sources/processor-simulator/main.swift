@@ -44,6 +44,12 @@ struct ProcessorSimulatorCommand: AsyncParsableCommand {
     @Option(help: "POST /payments waiting for a slot (beyond: 429). Env: MAX_QUEUED.")
     var maxQueued: Int = ProcessSupport.environment("MAX_QUEUED").flatMap { Int($0) } ?? 500
 
+    @Option(
+        help:
+            "Body framing: chunked (as Kestrel) or content-length (for clients that cannot read chunks). Env: FRAMING."
+    )
+    var framing: ResponseFraming = ProcessSupport.environment("FRAMING").flatMap(ResponseFraming.init) ?? .chunked
+
     @Option(help: "Event loop threads. Env: THREADS.")
     var threads: Int = ProcessSupport.environment("THREADS").flatMap { Int($0) } ?? 1
 
@@ -63,8 +69,10 @@ struct ProcessorSimulatorCommand: AsyncParsableCommand {
         let logger = ProcessSupport.logger(label: "processor-simulator", level: logLevel)
         let configuration = SimulatorConfiguration(
             host: host, port: port, feeRate: fee, token: token, healthWindowMillis: healthWindowMs,
-            maxInFlight: maxInFlight, maxQueued: maxQueued)
+            maxInFlight: maxInFlight, maxQueued: maxQueued, framing: framing)
         try await ProcessorSimulatorService.runUntilSignalled(
             configuration: configuration, threads: threads, logger: logger)
     }
 }
+
+extension ResponseFraming: @retroactive ExpressibleByArgument {}

@@ -5,8 +5,9 @@ import Testing
 
 @Suite("The in-memory ledger")
 struct PaymentLedgerTests {
+    /// Instants in milliseconds, stored in microseconds.
     func payment(_ id: String, cents: Int64, at millis: Int64) -> StoredPayment {
-        StoredPayment(correlationId: id, amount: Money(cents: cents), requestedAtMillis: millis)
+        StoredPayment(correlationId: id, amount: Money(cents: cents), requestedAtMicros: millis * 1000)
     }
 
     @Test func aSecondInsertOfAnIdIsADuplicateAndChangesNothing() {
@@ -24,7 +25,7 @@ struct PaymentLedgerTests {
             _ = ledger.insert(payment("p\(index)", cents: 1 << index, at: base + Int64(offset)))
         }
         func cents(_ from: Int64?, _ to: Int64?) -> Int64 {
-            ledger.summary(from: from.map { base + $0 }, to: to.map { base + $0 }).amount.cents
+            ledger.summary(from: from.map { (base + $0) * 1000 }, to: to.map { (base + $0) * 1000 }).amount.cents
         }
         #expect(cents(nil, nil) == 63)
         #expect(cents(0, 0) == 1)
@@ -35,17 +36,27 @@ struct PaymentLedgerTests {
         #expect(cents(nil, 998) == 1 + 2)
         #expect(cents(2501, 6_999) == 0)
         #expect(cents(10, 5) == 0)
-        #expect(ledger.summary(from: base + 1, to: base + 1000).count == 3)
+        #expect(ledger.summary(from: (base + 1) * 1000, to: (base + 1000) * 1000).count == 3)
+    }
+
+    @Test func summariesCountToTheMicrosecond() {
+        var ledger = PaymentLedger()
+        let base: Int64 = 1_752_148_800_000_000
+        _ = ledger.insert(StoredPayment(correlationId: "a", amount: Money(cents: 1), requestedAtMicros: base + 999))
+        _ = ledger.insert(StoredPayment(correlationId: "b", amount: Money(cents: 2), requestedAtMicros: base + 1000))
+        #expect(ledger.summary(from: nil, to: base + 999).amount.cents == 1)
+        #expect(ledger.summary(from: base + 1000, to: nil).amount.cents == 2)
+        #expect(ledger.summary(from: base, to: base + 1000).amount.cents == 3)
     }
 
     @Test func instantsBefore1970LandInTheRightSecond() {
         #expect(PaymentLedger.second(of: -1) == -1)
-        #expect(PaymentLedger.second(of: -1000) == -1)
-        #expect(PaymentLedger.second(of: -1001) == -2)
+        #expect(PaymentLedger.second(of: -1_000_000) == -1)
+        #expect(PaymentLedger.second(of: -1_000_001) == -2)
         var ledger = PaymentLedger()
         _ = ledger.insert(payment("a", cents: 1, at: -1))
         _ = ledger.insert(payment("b", cents: 2, at: -1000))
-        #expect(ledger.summary(from: -999, to: 0).amount.cents == 1)
+        #expect(ledger.summary(from: -999_000, to: 0).amount.cents == 1)
     }
 
     @Test func aSumThatWouldOverflowIsRefused() {

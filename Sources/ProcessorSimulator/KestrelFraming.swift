@@ -1,0 +1,99 @@
+import HTTPServerKit
+import NIOCore
+import NIOHTTP1
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// How a response body is framed on the wire.
+public enum ResponseFraming: String, Sendable, CaseIterable {
+    /// As Kestrel frames what ASP.NET writes without a known length (every JSON result of the
+    /// real processor): `Transfer-Encoding: chunked`, the head and the one data chunk in a first
+    /// write, the last chunk `0\r\n\r\n` in a second one, when the request ends.
+    case chunked
+    /// One write with `Content-Length`: what a client that cannot read chunks needs.
+    case contentLength = "content-length"
+}
+
+/// Serializes responses byte for byte as Kestrel does. Header order is Kestrel's: Content-Length,
+/// Connection, Content-Type, Date, Server, then Retry-After and Transfer-Encoding.
+enum KestrelFraming {
+    /// The writes for one response, in order (one or two buffers). A `Content-Type` header of
+    /// `application/json` is written as ASP.NET writes it, with `; charset=utf-8`; a body
+    /// without a `Content-Type` is plain text (the rate limiter's 429), sent without one.
+    static func encode(
+        _ response: HTTPServerResponse, date: String, framing: ResponseFraming, close: Bool
+    ) -> [ByteBuffer] {
+        let status = response.status
+        var head = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n"
+        let body = response.body.flatMap { $0.readableBytes > 0 ? $0 : nil }
+        let chunked = body != nil && framing == .chunked
+        if let body, !chunked {
+            head += "Content-Length: \(body.readableBytes)\r\n"
+        } else if body == nil, status.mayHaveBody {
+            head += "Content-Length: 0\r\n"
+        }
+        if close { head += "Connection: close\r\n" }
+        if body != nil, let type = response.headers.first(name: "Content-Type") {
+            head += "Content-Type: \(type == "application/json" ? "application/json; charset=utf-8" : type)\r\n"
+        }
+        head += "Date: \(date)\r\nServer: Kestrel\r\n"
+        if let retryAfter = response.headers.first(name: "Retry-After") {
+            head += "Retry-After: \(retryAfter)\r\n"
+        }
+        if chunked { head += "Transfer-Encoding: chunked\r\n" }
+        head += "\r\n"
+        var first = ByteBuffer(string: head)
+        guard var body else { return [first] }
+        if !chunked {
+            first.writeBuffer(&body)
+            return [first]
+        }
+        first.writeString(String(body.readableBytes, radix: 16) + "\r\n")
+        first.writeBuffer(&body)
+        first.writeString("\r\n")
+        return [first, ByteBuffer(string: "0\r\n\r\n")]
+    }
+
+    private static let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
+    private static let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+
+    /// The `Date` header value (RFC 1123, GMT) for an instant in whole seconds since the epoch.
+    static func httpDate(epochSeconds: Int64) -> String {
+        let secondOfDay = ((epochSeconds % 86_400) + 86_400) % 86_400
+        let days = (epochSeconds - secondOfDay) / 86_400
+        // Howard Hinnant's days-to-civil algorithm.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let weekday = weekdays[Int(((days % 7) + 7) % 7)]
+        return
+            "\(weekday), \(two(day)) \(months[Int(month - 1)]) \(year) \(two(secondOfDay / 3600)):\(two(secondOfDay % 3600 / 60)):\(two(secondOfDay % 60)) GMT"
+    }
+
+    static func httpDateNow() -> String {
+        httpDate(epochSeconds: Int64(time(nil)))
+    }
+}
+
+extension HTTPResponseStatus {
+    /// Kestrel sends no `Content-Length: 0` on statuses that cannot carry a body.
+    var mayHaveBody: Bool {
+        switch code {
+        case 100..<200, 204, 304: return false
+        default: return true
+        }
+    }
+}
