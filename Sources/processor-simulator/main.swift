@@ -48,7 +48,7 @@ struct ProcessorSimulatorCommand: AsyncParsableCommand {
         help:
             "Body framing: chunked (as Kestrel) or content-length (for clients that cannot read chunks). Env: FRAMING."
     )
-    var framing: ResponseFraming = ProcessSupport.environment("FRAMING").flatMap(ResponseFraming.init) ?? .chunked
+    var framing: String = ProcessSupport.environment("FRAMING") ?? ResponseFraming.chunked.rawValue
 
     @Option(help: "Event loop threads. Env: THREADS.")
     var threads: Int = ProcessSupport.environment("THREADS").flatMap { Int($0) } ?? 1
@@ -63,16 +63,17 @@ struct ProcessorSimulatorCommand: AsyncParsableCommand {
             throw ValidationError("--max-in-flight must be >= 1 and --max-queued >= 0")
         }
         guard threads >= 1 else { throw ValidationError("--threads must be >= 1") }
+        guard ResponseFraming(rawValue: framing) != nil else {
+            throw ValidationError("--framing must be chunked or content-length")
+        }
     }
 
     func run() async throws {
         let logger = ProcessSupport.logger(label: "processor-simulator", level: logLevel)
         let configuration = SimulatorConfiguration(
             host: host, port: port, feeRate: fee, token: token, healthWindowMillis: healthWindowMs,
-            maxInFlight: maxInFlight, maxQueued: maxQueued, framing: framing)
+            maxInFlight: maxInFlight, maxQueued: maxQueued, framing: ResponseFraming(rawValue: framing) ?? .chunked)
         try await ProcessorSimulatorService.runUntilSignalled(
             configuration: configuration, threads: threads, logger: logger)
     }
 }
-
-extension ResponseFraming: @retroactive ExpressibleByArgument {}

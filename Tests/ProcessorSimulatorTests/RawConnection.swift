@@ -111,7 +111,7 @@ func holdsResponses(_ text: String, count: Int) -> Bool {
                 head.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }
                 .flatMap { Int($0.dropFirst("Content-Length: ".count)) } ?? 0
             guard rest.utf8.count >= length else { return false }
-            rest = Substring(rest.utf8.dropFirst(length))!
+            rest = rest[rest.utf8.index(rest.startIndex, offsetBy: length)...]
         }
     }
     return true
