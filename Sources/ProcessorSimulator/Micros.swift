@@ -25,7 +25,7 @@ enum Micros {
                 position += 1
                 index += 1
             }
-            for _ in max(position, 3)..<6 { extra *= 10 }
+            for _ in min(max(position, 3), 6)..<6 { extra *= 10 }
         }
         let (product, overflow) = millis.multipliedReportingOverflow(by: 1000)
         return overflow ? nil : product + extra

@@ -9,6 +9,13 @@ import Testing
 struct KestrelFramingTests {
     let date = "Tue, 15 Jul 2025 12:34:56 GMT"
 
+    static let dates: [(Int64, String)] = [
+        (Int64(0), "Thu, 01 Jan 1970 00:00:00 GMT"),
+        (Int64(1_752_582_896), "Tue, 15 Jul 2025 12:34:56 GMT"),
+        (Int64(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT"),
+        (Int64(-1), "Wed, 31 Dec 1969 23:59:59 GMT"),
+    ]
+
     func writes(
         _ response: HTTPServerResponse, _ framing: ResponseFraming = .chunked, close: Bool = false
     ) -> [String] {
@@ -81,12 +88,7 @@ struct KestrelFramingTests {
         #expect(writes(response)[0].hasSuffix("\r\n\r\nff\r\n\(body)\r\n"))
     }
 
-    @Test(arguments: [
-        (Int64(0), "Thu, 01 Jan 1970 00:00:00 GMT"),
-        (Int64(1_752_582_896), "Tue, 15 Jul 2025 12:34:56 GMT"),
-        (Int64(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT"),
-        (Int64(-1), "Wed, 31 Dec 1969 23:59:59 GMT"),
-    ])
+    @Test(arguments: dates)
     func theDateHeaderIsRFC1123(_ seconds: Int64, _ text: String) {
         #expect(KestrelFraming.httpDate(epochSeconds: seconds) == text)
     }

@@ -9,16 +9,26 @@ import Testing
 struct MicrosTests {
     static let noon: Int64 = 1_752_582_896  // 2025-07-15T12:34:56Z
 
-    @Test(arguments: [
-        ("2025-07-15T12:34:56.789Z", MicrosTests.noon * 1_000_000 + 789_000),
-        ("2025-07-15T12:34:56Z", MicrosTests.noon * 1_000_000),
-        ("2025-07-15T12:34:56.123456Z", MicrosTests.noon * 1_000_000 + 123_456),
-        ("2025-07-15T12:34:56.1234567Z", MicrosTests.noon * 1_000_000 + 123_456),  // truncated, as Npgsql does
-        ("2025-07-15T12:34:56.5Z", MicrosTests.noon * 1_000_000 + 500_000),
-        ("2025-07-15T15:34:56.000001+03:00", MicrosTests.noon * 1_000_000 + 1),
-        ("2025-07-15T12:34:56.789", MicrosTests.noon * 1_000_000 + 789_000),  // no zone: stored as given
+    static let parsed: [(String, Int64)] = [
+        ("2025-07-15T12:34:56.789Z", noon * 1_000_000 + 789_000),
+        ("2025-07-15T12:34:56Z", noon * 1_000_000),
+        ("2025-07-15T12:34:56.123456Z", noon * 1_000_000 + 123_456),
+        ("2025-07-15T12:34:56.1234567Z", noon * 1_000_000 + 123_456),  // truncated, as Npgsql does
+        ("2025-07-15T12:34:56.5Z", noon * 1_000_000 + 500_000),
+        ("2025-07-15T15:34:56.000001+03:00", noon * 1_000_000 + 1),
+        ("2025-07-15T12:34:56.789", noon * 1_000_000 + 789_000),  // no zone: stored as given
         ("1969-12-31T23:59:59.999999Z", -1),
-    ])
+    ]
+
+    static let printed: [(Int64, String)] = [
+        (noon * 1_000_000 + 789_000, "2025-07-15T12:34:56.789"),
+        (noon * 1_000_000, "2025-07-15T12:34:56"),
+        (noon * 1_000_000 + 1, "2025-07-15T12:34:56.000001"),
+        (noon * 1_000_000 + 120_000, "2025-07-15T12:34:56.12"),
+        (Int64(-1), "1969-12-31T23:59:59.999999"),
+    ]
+
+    @Test(arguments: parsed)
     func parsing(_ text: String, _ micros: Int64) {
         #expect(Micros.parse(text) == micros)
     }
@@ -28,21 +38,15 @@ struct MicrosTests {
         #expect(Micros.parse(text) == nil)
     }
 
-    @Test(arguments: [
-        (MicrosTests.noon * 1_000_000 + 789_000, "2025-07-15T12:34:56.789"),
-        (MicrosTests.noon * 1_000_000, "2025-07-15T12:34:56"),
-        (MicrosTests.noon * 1_000_000 + 1, "2025-07-15T12:34:56.000001"),
-        (MicrosTests.noon * 1_000_000 + 120_000, "2025-07-15T12:34:56.12"),
-        (Int64(-1), "1969-12-31T23:59:59.999999"),
-    ])
+    @Test(arguments: printed)
     func printing(_ micros: Int64, _ text: String) {
         #expect(Micros.formatDotNet(micros) == text)
     }
 
     @Test func summaryBoundsAreReadToTheMicrosecond() throws {
         let window = try Micros.window("from=2025-07-15T12:34:56.000001Z&to=2025-07-15T12:34:56.5Z").get()
-        #expect(window.from == MicrosTests.noon * 1_000_000 + 1)
-        #expect(window.to == MicrosTests.noon * 1_000_000 + 500_000)
+        #expect(window.from == Self.noon * 1_000_000 + 1)
+        #expect(window.to == Self.noon * 1_000_000 + 500_000)
         #expect(try Micros.window(nil).get().from == nil)
         #expect(throws: BadRequest.self) { try Micros.window("to=2025-07-15").get() }
     }

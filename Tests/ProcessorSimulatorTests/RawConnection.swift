@@ -100,11 +100,11 @@ final class RawConnection {
 func holdsResponses(_ text: String, count: Int) -> Bool {
     var rest = Substring(text)
     for _ in 0..<count {
-        guard let headEnd = rest.range(of: "\r\n\r\n") else { return false }
+        guard let headEnd = rest.firstRange(of: "\r\n\r\n") else { return false }
         let head = rest[..<headEnd.lowerBound]
         rest = rest[headEnd.upperBound...]
         if head.contains("Transfer-Encoding: chunked") {
-            guard let end = rest.range(of: "\r\n0\r\n\r\n") else { return false }
+            guard let end = rest.firstRange(of: "\r\n0\r\n\r\n") else { return false }
             rest = rest[end.upperBound...]
         } else {
             let length =
@@ -121,10 +121,10 @@ func holdsResponses(_ text: String, count: Int) -> Bool {
 func withoutDates(_ text: String) -> String {
     var out = ""
     var rest = Substring(text)
-    while let range = rest.range(of: "Date: ") {
+    while let range = rest.firstRange(of: "Date: ") {
         out += rest[..<range.upperBound]
         rest = rest[range.upperBound...]
-        let end = rest.range(of: "\r\n")?.lowerBound ?? rest.endIndex
+        let end = rest.firstRange(of: "\r\n")?.lowerBound ?? rest.endIndex
         let value = rest[..<end]
         let looksRight = value.count == 29 && value.hasSuffix(" GMT") && value.dropFirst(3).hasPrefix(", ")
         out += looksRight ? "DATE" : "BAD-DATE(\(value))"
