@@ -28,7 +28,7 @@ let package = Package(
         ),
         // Domain: money, timestamps, payment validation, summaries. No NIO, no C.
         .target(name: "PaymentCore"),
-        // RESP over a NIO channel, with hiredis's reader and formatter.
+        // RESP over a NIO channel, with hiredis's reply reader.
         .target(
             name: "ValkeyClient",
             dependencies: [
@@ -102,13 +102,13 @@ let package = Package(
         .executableTarget(
             name: "rinha-api",
             dependencies: [
-                "API", "ProcessSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "API", "PaymentStore", "ProcessSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "rinha-worker",
             dependencies: [
-                "Worker", "ProcessSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Worker", "PaymentStore", "ProcessSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(

@@ -1,4 +1,5 @@
 import HTTPServerKit
+import PaymentStore
 import ValkeyClient
 
 /// Settings of one API process.
@@ -14,6 +15,8 @@ public struct APIConfiguration: Sendable {
     /// How long a request may wait for Valkey (across reconnects and a restart's loading) before
     /// the client gets a 503, in milliseconds. Kept under the official test's 1.5 s client timeout.
     public var enqueueDeadlineMillis: Int64 = 1000
+    /// How long records and per-payment bookings are kept (see `Retention`).
+    public var retention: Retention = .day
 
     public init(listen: BindTarget, valkey: ValkeyEndpoint) {
         self.listen = listen

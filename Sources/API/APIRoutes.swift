@@ -20,9 +20,11 @@ struct APIRoutes: Sendable {
             return summary(request, on: eventLoop)
         case (.POST, "/purge-payments"):
             let deadline = NIODeadline.now() + .milliseconds(configuration.enqueueDeadlineMillis)
-            return Self.retrying(until: deadline, on: eventLoop) { store.purge() }
-                .map { .json(.ok, #"{"message":"All payments purged."}"#) }
-                .recover { _ in .error(.serviceUnavailable, "storage unavailable") }
+            return Self.bounded(
+                Self.retrying(until: deadline, on: eventLoop) { store.purge() }, by: deadline, on: eventLoop
+            )
+            .map { _ in .json(.ok, #"{"message":"All payments purged."}"#) }
+            .recover { _ in .error(.serviceUnavailable, "storage unavailable") }
         case (.GET, "/health"):
             return store.client.isConnected.map { up in
                 up ? .json(.ok, #"{"status":"ok"}"#) : .error(.serviceUnavailable, "storage unavailable")
@@ -44,22 +46,54 @@ struct APIRoutes: Sendable {
         case .failure(let invalid):
             return eventLoop.makeSucceededFuture(.error(.badRequest, invalid.message))
         case .success(let payment):
-            let deadline = NIODeadline.now() + .milliseconds(configuration.enqueueDeadlineMillis)
-            return enqueue(payment, deadline: deadline, on: eventLoop).map { outcome in
+            let budget = configuration.enqueueDeadlineMillis
+            let deadline = NIODeadline.now() + .milliseconds(budget)
+            // Valkey refuses the call if it only runs after this instant (its own clock), a
+            // margin before the client gets its 503: an answer of 503 then always means "not
+            // accepted", even when a stalled Valkey wakes up later and runs what was sent.
+            let storeDeadline = WallClock.nowMillis() + budget - Self.lateMargin
+            let accepted = Self.retrying(until: deadline, on: eventLoop) {
+                store.accept(payment, deadlineMillis: storeDeadline)
+            }
+            return Self.bounded(accepted, by: deadline, on: eventLoop).map { outcome in
                 switch outcome {
                 case .queued, .repeated: return Self.accepted
                 case .conflict: return .error(.conflict, "correlationId already used with another amount")
+                case .late: return .error(.serviceUnavailable, "payment not accepted: storage too slow, retry")
                 }
-            }.recover { _ in .error(.serviceUnavailable, "payment not accepted: storage unavailable, retry") }
+            }.recover { error in
+                if case ValkeyError.server(let message) = error, message.hasPrefix("OOM") {
+                    return .error(.serviceUnavailable, "payment not accepted: storage full, retry later")
+                }
+                return .error(.serviceUnavailable, "payment not accepted: storage unavailable, retry")
+            }
         }
     }
 
-    /// Sends the accept script until Valkey answers or the deadline passes. Sending it again after
-    /// a lost reply is safe: a repeat of the same payment is recognised and changes nothing.
-    private func enqueue(_ payment: PaymentRequest, deadline: NIODeadline, on eventLoop: any EventLoop)
-        -> EventLoopFuture<PaymentStore.AcceptOutcome>
-    {
-        Self.retrying(until: deadline, on: eventLoop) { store.accept(payment) }
+    /// How long before the client's deadline Valkey stops accepting a payment (ms): covers the
+    /// reply's way back.
+    static let lateMargin: Int64 = 100
+
+    /// The operation's result, or a failure at `deadline` if it has none by then (a stalled
+    /// Valkey never answers: the client must not wait for it).
+    static func bounded<T: Sendable>(
+        _ future: EventLoopFuture<T>, by deadline: NIODeadline, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<T> {
+        let promise = eventLoop.makePromise(of: T.self)
+        // Both callbacks run on `eventLoop`; the first one answers.
+        let answered = NIOLoopBoundBox(false, eventLoop: eventLoop)
+        let timer = eventLoop.scheduleTask(deadline: deadline) {
+            guard !answered.value else { return }
+            answered.value = true
+            promise.fail(ValkeyError.unavailable)
+        }
+        future.hop(to: eventLoop).whenComplete { result in
+            timer.cancel()
+            guard !answered.value else { return }
+            answered.value = true
+            promise.completeWith(result)
+        }
+        return promise.futureResult
     }
 
     /// Runs `operation` again while it fails with a transient Valkey error (a restart in
@@ -86,7 +120,8 @@ struct APIRoutes: Sendable {
             return eventLoop.makeSucceededFuture(.error(.badRequest, invalid.message))
         case .success(let window):
             let deadline = NIODeadline.now() + .milliseconds(configuration.enqueueDeadlineMillis)
-            return Self.retrying(until: deadline, on: eventLoop) { store.summary(window) }.map { .json(.ok, $0.json) }
+            let summary = Self.retrying(until: deadline, on: eventLoop) { store.summary(window) }
+            return Self.bounded(summary, by: deadline, on: eventLoop).map { .json(.ok, $0.json) }
                 .recover { _ in .error(.serviceUnavailable, "storage unavailable") }
         }
     }

@@ -29,7 +29,8 @@ public final class APIServer: Sendable {
         valkeyConfiguration.waitForConnection = .milliseconds(200)
         let valkey = ValkeyClient(configuration: valkeyConfiguration, eventLoop: eventLoop, logger: logger)
         let routes = APIRoutes(
-            store: PaymentStore(client: valkey, keys: StoreKeys(prefix: configuration.keyPrefix)),
+            store: PaymentStore(
+                client: valkey, keys: StoreKeys(prefix: configuration.keyPrefix), retention: configuration.retention),
             configuration: configuration)
         let http = try await HTTPServer.start(
             target: configuration.listen, group: eventLoop, maxBodySize: configuration.maxBodySize

@@ -54,23 +54,29 @@ public enum PaymentRecord: Sendable, Equatable {
     }
 }
 
-/// A queued payment as it travels through the queue and processing lists: `id|cents`.
+/// A queued payment as it travels through the queue and processing lists: `id|cents|bucket`,
+/// the bucket naming the hash that holds its record (see `Retention`).
 public struct QueuedPayment: Sendable, Hashable {
     public var correlationID: String
     public var amount: Money
+    public var bucket: Int64
 
-    public init(correlationID: String, amount: Money) {
+    /// `bucket` 0 suits a payment that never went through a queue (a tool's, a test's).
+    public init(correlationID: String, amount: Money, bucket: Int64 = 0) {
         self.correlationID = correlationID
         self.amount = amount
+        self.bucket = bucket
     }
 
     public init?(payload: String) {
-        guard let bar = payload.firstIndex(of: "|"), let cents = Int64(payload[payload.index(after: bar)...]) else {
+        let parts = payload.split(separator: "|", omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, let cents = Int64(parts[1]), let bucket = Int64(parts[2]) else {
             return nil
         }
-        self.correlationID = String(payload[..<bar])
+        self.correlationID = String(parts[0])
         self.amount = Money(cents: cents)
+        self.bucket = bucket
     }
 
-    public var payload: String { "\(correlationID)|\(amount.cents)" }
+    public var payload: String { "\(correlationID)|\(amount.cents)|\(bucket)" }
 }

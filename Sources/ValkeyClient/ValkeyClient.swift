@@ -124,6 +124,13 @@ public final class ValkeyClient: @unchecked Sendable {
             return
         }
         if let channel, channel.isActive {
+            // Unwritable: Valkey stopped reading (stalled). Commands would pile up in memory
+            // with no answer coming; refuse them at once instead, so memory stays bounded and
+            // callers fall back (503, retry later).
+            guard channel.isWritable else {
+                promise.fail(ValkeyError.unavailable)
+                return
+            }
             write(command, promise, on: channel)
             return
         }
@@ -167,6 +174,9 @@ public final class ValkeyClient: @unchecked Sendable {
         reconnectTimer = nil
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
+            // Well above what a busy pipeline keeps unsent in one tick, well below what matters
+            // for memory: past it the connection counts as stalled (see `sendOnLoop`).
+            .channelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(RESPChannelHandler())

@@ -78,7 +78,8 @@ public struct Router: Sendable {
         return Double(now - v.waitingSince) > max(policy.stallFloorMillis, policy.stallFactor * v.latencyMillis)
     }
 
-    /// Where the next new payment should go, or nil to hold it (both failing, probes spent).
+    /// Where the next new payment should go, or nil to hold it (both failing with probes spent,
+    /// or both too slow).
     public mutating func choose(now: Int64) -> Processor? {
         let d = view(.default)
         let f = view(.fallback)
@@ -94,17 +95,23 @@ public struct Router: Sendable {
             }
             return .fallback
         }
-        // Neither is usable: take the less bad one that is not failing.
-        if !d.failing && !f.failing {
-            return d.expectedLatency(now: now) <= f.expectedLatency(now: now) ? .default : .fallback
-        }
-        if !d.failing { return .default }
-        if !f.failing { return .fallback }
+        // Neither is usable. One that is only slow would take the payment, but answer after the
+        // checker compared its window: hold, as when both fail; the health polls tell when one
+        // is fast again. Failing ones get a probe now and then.
+        if !d.failing || !f.failing { return nil }
         for p in Processor.allCases where now - view(p).lastProbeAt >= policy.probeIntervalMillis {
             views[p]!.lastProbeAt = now
             return p
         }
         return nil
+    }
+
+    /// How many new payments `p` should take now (at least one): one if it is failing (a
+    /// probe); default only up to its in-flight limit while fallback is usable.
+    public func room(for p: Processor, now: Int64) -> Int {
+        if view(p).failing { return 1 }
+        guard p == .default, usable(.fallback, now: now) else { return Int.max }
+        return max(1, policy.maxDefaultInFlight - view(.default).inFlight)
     }
 
     /// Whether `choose(now:)` would return a processor, without taking a probe.

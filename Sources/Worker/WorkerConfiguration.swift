@@ -1,10 +1,13 @@
 import PaymentCore
+import PaymentStore
 import ValkeyClient
 
 /// Settings of one worker process. Times in milliseconds.
 public struct WorkerConfiguration: Sendable {
     public var valkey: ValkeyEndpoint
     public var keyPrefix: String = "rinha"
+    /// How long records and per-payment bookings are kept (see `Retention`).
+    public var retention: Retention = .day
     /// Unique among live workers; a worker restarted with the same id takes back what it held.
     public var workerID: String
     public var processorURLs: [Processor: String]
@@ -12,6 +15,13 @@ public struct WorkerConfiguration: Sendable {
     public var maxInFlight: Int = 500
     /// How many payments one claim takes from the queue at most.
     public var claimBatch: Int = 64
+    /// After a claim that found fewer payments than it could take, wait this long before the
+    /// next one, so that a trickle is claimed, sent and booked in small batches rather than
+    /// one by one (each payment waits at most this much more; its client already has its 202).
+    public var claimLingerMillis: Int = 10
+    /// On stop, how long payments out at processors may take to finish before the rest is
+    /// handed back.
+    public var drainMillis: Int = 10_000
     /// A processor call with no answer after this long is given up as ambiguous.
     public var requestTimeoutMillis: Int64 = 10_000
     /// Routing thresholds (see `RoutingPolicy`).

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -7,8 +6,13 @@ import PaymentStore
 import ValkeyClient
 
 /// Takes payments off the queue, sends each to a processor and books it once the processor has
-/// it. Exactly once: the attempt (processor and requestedAt) is stored before the call, an
-/// unknown outcome pins the payment to that attempt, and booking is idempotent.
+/// it. Exactly once: the attempt (processor and requestedAt) is stored before the call, in the
+/// same Valkey call that claims the payment; an unknown outcome pins the payment to that
+/// attempt; booking is idempotent.
+///
+/// Everything runs on one event loop (`EventLoopTaskExecutor`): claims, processor calls and
+/// bookings of many payments share its ticks, so a busy queue costs one claim and one booking
+/// call per batch, not per payment.
 public final class WorkerEngine: Sendable {
     let configuration: WorkerConfiguration
     let store: PaymentStore
@@ -18,13 +22,15 @@ public final class WorkerEngine: Sendable {
     let logger: Logger
     let router: NIOLockedValueBox<Router>
     let gate: CapacityGate
+    let bookings: BookingBatcher
+    let executor: EventLoopTaskExecutor
     /// Payloads held by this worker right now (checked against its processing list).
     let inHand = NIOLockedValueBox(Set<String>())
-    /// Payments waiting for a processor to take them.
-    let held = HoldQueue()
     private let flags = NIOLockedValueBox((stopping: false, finished: false))
 
     var worker: String { configuration.workerID }
+    /// The one event loop the engine runs on.
+    var loop: any EventLoop { executor.eventLoop }
     var stopping: Bool { flags.withLockedValue { $0.stopping } }
     var finished: Bool { flags.withLockedValue { $0.finished } }
 
@@ -39,17 +45,25 @@ public final class WorkerEngine: Sendable {
         self.logger = logger
         self.router = NIOLockedValueBox(Router(policy: configuration.routing))
         self.gate = CapacityGate(limit: configuration.maxInFlight)
+        self.executor = EventLoopTaskExecutor(store.client.eventLoop)
+        self.bookings = BookingBatcher(
+            store: store, worker: configuration.workerID, eventLoop: store.client.eventLoop, logger: logger)
     }
 
     /// Asks the engine to stop: no new payments; what is being sent finishes; the rest is handed back.
     public func stop() {
         flags.withLockedValue { $0.stopping = true }
         gate.wake()
-        held.wakeAll()
     }
 
     /// Runs until `stop()`, then drains and hands back what it still holds.
     public func run() async {
+        await withTaskExecutorPreference(executor) {
+            await self.runOnLoop()
+        }
+    }
+
+    private func runOnLoop() async {
         // What a previous life of this worker (same id) held goes back first.
         if let n = await persist("release", { try await self.store.release(worker: self.worker) }), n > 0 {
             logger.info("handed back payments of a previous run", metadata: ["count": "\(n)"])
@@ -60,9 +74,15 @@ public final class WorkerEngine: Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.livenessLoop() }
             group.addTask { await self.healthLoop() }
-            group.addTask { await self.holdLoop() }
             await self.claimLoop(group: &group)
-            while gate.held > 0 { try? await Task.sleep(for: .milliseconds(20)) }
+            // What is out finishes; bookings that cannot reach Valkey are given up after a
+            // while: their payments stay on this worker's list, with their attempts, and are
+            // handed back below or taken back by another worker.
+            var waited = 0
+            while gate.held > 0 && waited < configuration.drainMillis {
+                await loop.sleep(milliseconds: 20)
+                waited += 20
+            }
             flags.withLockedValue { $0.finished = true }
         }
         _ = try? await store.release(worker: worker)
@@ -73,77 +93,90 @@ public final class WorkerEngine: Sendable {
 
     // MARK: Claiming
 
+    /// Claims payments in batches while the queue is busy; waits on the queue itself (one
+    /// blocking `BLMOVE`) only when it is empty.
     private func claimLoop(group: inout DiscardingTaskGroup) async {
+        var adopting: String?
         while !stopping {
             let free = await gate.waitForFree()
             if stopping { break }
+            let now = WallClock.nowMillis()
+            guard let processor = router.withLockedValue({ $0.choose(now: now) }) else {
+                // No processor would take a payment: leave them queued, where another worker
+                // (or this one, later) claims them with a fresh requestedAt. Only during an
+                // outage of both does this loop wake to look again.
+                await loop.sleep(milliseconds: 50)
+                continue
+            }
+            let limit = min(
+                free, configuration.claimBatch, router.withLockedValue { $0.room(for: processor, now: now) })
             do {
-                var batch = try await store.claim(worker: worker, limit: min(free, configuration.claimBatch))
-                if batch.isEmpty {
-                    // Nothing queued: wait on the queue itself rather than poll it.
-                    if let one = try await PaymentStore.claimBlocking(
-                        client: blocking, keys: store.keys, worker: worker, timeoutSeconds: 0.5)
-                    {
-                        batch = [one]
-                    }
-                }
-                gate.take(batch.count)
-                for payment in batch {
-                    inHand.withLockedValue { _ = $0.insert(payment.payload) }
+                let claimed = try await store.claim(
+                    worker: worker, limit: adopting == nil ? limit : limit - 1, processor: processor,
+                    requestedAt: now, adopting: adopting)
+                adopting = nil
+                gate.take(claimed.count)
+                for c in claimed {
+                    inHand.withLockedValue { _ = $0.insert(c.payment.payload) }
                     group.addTask {
-                        await self.process(payment)
-                        self.inHand.withLockedValue { _ = $0.remove(payment.payload) }
+                        await self.process(c.payment, from: c.record)
+                        self.inHand.withLockedValue { _ = $0.remove(c.payment.payload) }
                         self.gate.give()
                     }
                 }
+                if claimed.isEmpty {
+                    // Nothing queued: wait on the queue itself rather than poll it.
+                    adopting = try await PaymentStore.awaitPayload(
+                        client: blocking, keys: store.keys, worker: worker, timeoutSeconds: 2)
+                } else if claimed.count < limit, configuration.claimLingerMillis > 0 {
+                    // A trickle: let a few more arrive, so that they share a claim, their calls
+                    // go out together and their answers share a booking.
+                    await loop.sleep(milliseconds: Int64(configuration.claimLingerMillis))
+                }
             } catch {
                 logger.warning("claim failed", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(100))
+                await loop.sleep(milliseconds: 100)
             }
+        }
+        if let adopting {
+            // Moved to our list but never claimed: back to the queue.
+            _ = try? await store.requeue([adopting], worker: worker)
         }
     }
 
     // MARK: One payment
 
-    func process(_ payment: QueuedPayment) async {
-        var attempt: PaymentRecord.Attempt?
+    /// Sends a claimed payment under its attempt until a processor has it, then books it.
+    func process(_ payment: QueuedPayment, from claimed: PaymentRecord?) async {
+        var record = claimed
+        if record == nil {
+            // The claim could not reach its record (a bucket it did not expect): begin it here.
+            let proposed = PaymentRecord.Attempt(
+                amount: payment.amount,
+                processor: router.withLockedValue { $0.choose(now: WallClock.nowMillis()) }
+                    ?? .default, requestedAt: WallClock.nowMillis(), pinned: false)
+            guard let begun = await persist("begin", { try await self.store.begin(payment, proposed: proposed) })
+            else { return }
+            record = begun
+        }
+        guard case .attempt(var current) = record else {
+            // Purged, or booked by a copy already: nothing to send.
+            _ = await persist("drop") { try await self.store.drop(payment, worker: self.worker) }
+            return
+        }
         var backoff: Int64 = 50
         while true {
-            if attempt == nil {
-                if stopping { return }
-                guard let p = router.withLockedValue({ $0.choose(now: WallClock.nowMillis()) }) else {
-                    // Both processors failing: hold the payment and look again shortly.
-                    await held.wait()
-                    continue
-                }
-                let proposed = PaymentRecord.Attempt(
-                    amount: payment.amount, processor: p, requestedAt: WallClock.nowMillis(), pinned: false)
-                guard let begun = await persist("begin", { try await self.store.begin(payment, proposed: proposed) })
-                else { return }
-                guard let record = begun else {
-                    // Purged since it was queued: it must not go out.
-                    _ = await persist("drop") { try await self.store.drop(payment, worker: self.worker) }
-                    return
-                }
-                switch record {
-                case .attempt(let a): attempt = a
-                case .booked:
-                    _ = await persist("drop") { try await self.store.drop(payment, worker: self.worker) }
-                    return
-                case .queued: return  // cannot happen: begin never leaves a payment queued
-                }
-            }
-            guard let current = attempt else { continue }
             if stopping && current.pinned { return }
             if current.pinned {
-                // A retry: make sure the payment was not purged (or booked by a copy) meanwhile.
-                guard let stored = await persist("record", { try await self.store.record(id: payment.correlationID) })
+                // A retry: make sure the payment was not booked by a copy meanwhile.
+                guard let stored = await persist("record", { try await self.store.record(of: payment) })
                 else { return }
                 switch stored {
-                case .some(.attempt): break
-                default:
+                case .some(.attempt(let a)): current = a
+                case .some(.booked):
                     _ = await persist("drop") { try await self.store.drop(payment, worker: self.worker) }
                     return
+                default: break  // purged while in flight: still ours to finish (a processor may have it)
                 }
             }
 
@@ -157,44 +190,48 @@ public final class WorkerEngine: Sendable {
 
             switch outcome {
             case .accepted:
-                _ = await persist("book") {
-                    try await self.store.book(payment, attempt: current, worker: self.worker)
-                }
+                _ = try? await bookings.book(.init(payment: payment, attempt: current)).get()
                 return
             case .failed where !current.pinned:
-                // The processor does not have it: the payment is free to go elsewhere, with a
-                // new requestedAt, unless someone pinned or booked it meanwhile. It waits for a
-                // processor here rather than by sending this attempt again: a payment held through
-                // an outage must go out with a fresh requestedAt, or it would be booked far in the
-                // past, inside windows the checker has already compared.
-                var chosen: Processor?
-                while chosen == nil {
-                    if stopping { return }
-                    chosen = router.withLockedValue { $0.choose(now: WallClock.nowMillis()) }
-                    if chosen == nil { await held.wait() }
+                // The processor does not have it: the payment is free to go elsewhere, with a new
+                // requestedAt, unless someone pinned or booked it meanwhile. With no processor to
+                // take it now, it goes back to the queue: held there, it is claimed again with a
+                // fresh requestedAt when one comes back (sent with its old one, it would be booked
+                // inside windows the checker has already compared).
+                guard let next = router.withLockedValue({ $0.choose(now: WallClock.nowMillis()) }) else {
+                    let refused = current
+                    guard
+                        let stored = await persist(
+                            "unclaim",
+                            { try await self.store.unclaim(payment, expected: refused, worker: self.worker) })
+                    else { return }
+                    switch stored {
+                    case .some(.queued): return
+                    case .some(.attempt(let a)): current = a
+                    default:
+                        _ = await persist("drop") { try await self.store.drop(payment, worker: self.worker) }
+                        return
+                    }
+                    continue
                 }
-                guard let next = chosen else { continue }
                 let moved = PaymentRecord.Attempt(
                     amount: payment.amount, processor: next, requestedAt: WallClock.nowMillis(), pinned: false)
                 switch await replace(payment, current, with: moved, "reroute") {
-                case .attempt(let a): attempt = a
-                case .restart: attempt = nil
+                case .attempt(let a): current = a
                 case .finished: return
                 }
             case .failed, .unknown:
                 if !current.pinned {
-                    let pinned = PaymentRecord.Attempt(
-                        amount: current.amount, processor: current.processor, requestedAt: current.requestedAt,
-                        pinned: true)
+                    var pinned = current
+                    pinned.pinned = true
                     switch await replace(payment, current, with: pinned, "pin") {
-                    case .attempt(let a): attempt = a
-                    case .restart: attempt = nil
+                    case .attempt(let a): current = a
                     case .finished: return
                     }
                 }
                 if stopping { return }
                 // Only this processor with this requestedAt may have it: ask it again, later.
-                try? await Task.sleep(for: .milliseconds(backoff))
+                await loop.sleep(milliseconds: backoff)
                 backoff = min(backoff * 2, 2_000)
             }
         }
@@ -202,9 +239,7 @@ public final class WorkerEngine: Sendable {
 
     enum Next {
         case attempt(PaymentRecord.Attempt)
-        /// Start over from the stored record (gone: purged).
-        case restart
-        /// Nothing more to do here: booked by a copy, or the worker is stopping.
+        /// Nothing more to do here: booked by a copy, purged, or the worker is stopping.
         case finished
     }
 
@@ -217,16 +252,15 @@ public final class WorkerEngine: Sendable {
             let stored = await persist(
                 what,
                 {
-                    try await self.store.compareAndSet(
-                        id: payment.correlationID, expected: .attempt(current), new: .attempt(new))
+                    try await self.store.compareAndSet(payment, expected: .attempt(current), new: .attempt(new))
                 })
         else { return .finished }
         switch stored {
         case .some(.attempt(let a)): return .attempt(a)
-        case .some(.booked):
+        default:
+            // Booked by a copy, or purged before it ever reached a processor: not ours to send.
             _ = await persist("drop") { try await self.store.drop(payment, worker: self.worker) }
             return .finished
-        default: return .restart
         }
     }
 
@@ -241,108 +275,9 @@ public final class WorkerEngine: Sendable {
             } catch {
                 if stopping && waited > 3_000 { return nil }
                 logger.debug("valkey operation failed, retrying", metadata: ["op": "\(what)", "error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(delay))
+                await loop.sleep(milliseconds: delay)
                 waited += delay
                 delay = min(delay * 2, 1_000)
-            }
-        }
-    }
-
-    // MARK: Liveness, reaping and orphans
-
-    private func livenessLoop() async {
-        var tick = 0
-        var suspects = Set<String>()
-        while !finished {
-            tick += 1
-            do {
-                try await store.heartbeat(worker: worker, ttlMillis: configuration.heartbeatTTLMillis)
-                if tick % 2 == 0 {
-                    let reaped = try await store.reapDeadWorkers()
-                    if reaped > 0 {
-                        logger.warning("took back payments of a dead worker", metadata: ["count": "\(reaped)"])
-                    }
-                }
-                if tick % 4 == 0 {
-                    // A claim whose reply was lost (Valkey restarted mid-command) leaves payloads
-                    // on our list that no task holds. Seen twice in a row, they go back.
-                    let listed = Set(try await store.processing(worker: worker))
-                    let mine = inHand.withLockedValue { $0 }
-                    let unheld = listed.subtracting(mine)
-                    let orphans = unheld.intersection(suspects)
-                    if !orphans.isEmpty {
-                        let n = try await store.requeue(Array(orphans), worker: worker)
-                        logger.warning("requeued orphaned payments", metadata: ["count": "\(n)"])
-                    }
-                    suspects = unheld.subtracting(orphans)
-                }
-            } catch {
-                logger.debug("liveness round failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: .milliseconds(500))
-        }
-    }
-
-    // MARK: Held payments
-
-    /// Wakes the held payments whenever the router would send one somewhere (a processor came
-    /// back, or a probe is due).
-    private func holdLoop() async {
-        while !finished {
-            try? await Task.sleep(for: .milliseconds(20))
-            if held.count > 0, stopping || router.withLockedValue({ $0.wouldChoose(now: WallClock.nowMillis()) }) {
-                held.wakeAll()
-            }
-        }
-        held.wakeAll()
-    }
-
-    // MARK: Health
-
-    private func healthLoop() async {
-        var leader = false
-        await withDiscardingTaskGroup { group in
-            while !finished {
-                let isLeader =
-                    (try? await store.holdLease(owner: worker, ttlMillis: configuration.leaseMillis)) ?? false
-                if isLeader != leader {
-                    leader = isLeader
-                    logger.info(leader ? "became health-polling leader" : "no longer leader")
-                }
-                if leader {
-                    for p in Processor.allCases {
-                        guard
-                            (try? await store.mayPollHealth(p, intervalMillis: configuration.healthIntervalMillis))
-                                == true
-                        else { continue }
-                        group.addTask {
-                            do {
-                                let started = WallClock.nowMillis()
-                                let health = try await self.processors.health(p)
-                                try await self.store.publishHealth(p, health)
-                                self.logger.debug(
-                                    "health polled",
-                                    metadata: [
-                                        "processor": "\(p)", "failing": "\(health.failing)",
-                                        "minResponseTime": "\(health.minResponseTime)",
-                                        "ms": "\(WallClock.nowMillis() - started)",
-                                    ])
-                            } catch {
-                                self.logger.info(
-                                    "health poll failed", metadata: ["processor": "\(p)", "error": "\(error)"])
-                            }
-                        }
-                    }
-                }
-                if let shared = try? await store.readHealth() {
-                    router.withLockedValue { router in
-                        for (p, h) in shared {
-                            router.healthPolled(
-                                p, failing: h.failing, minResponseTime: h.minResponseTime, polledAt: h.polledAt)
-                        }
-                    }
-                }
-                try? await Task.sleep(for: .milliseconds(500))
             }
         }
     }

@@ -34,7 +34,8 @@ public struct WorkerService: Service {
             logger: logger)
         let engine = WorkerEngine(
             configuration: configuration,
-            store: PaymentStore(client: client, keys: StoreKeys(prefix: configuration.keyPrefix)),
+            store: PaymentStore(
+                client: client, keys: StoreKeys(prefix: configuration.keyPrefix), retention: configuration.retention),
             blocking: blocking, processors: processors, logger: logger)
         return (
             engine,

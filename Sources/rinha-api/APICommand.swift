@@ -3,6 +3,7 @@ import ArgumentParser
 import HTTPServerKit
 import Logging
 import NIOPosix
+import PaymentStore
 import ProcessSupport
 import ServiceLifecycle
 import ValkeyClient
@@ -22,6 +23,12 @@ struct APICommand: AsyncParsableCommand {
     @Option(help: "Prefix of every Valkey key. Env: KEY_PREFIX.")
     var keyPrefix: String = ProcessSupport.environment("KEY_PREFIX") ?? "rinha"
 
+    @Option(
+        help:
+            "Seconds a payment's record is kept (a repeat within it is recognised) and summaries stay exact to the ms; the same for every process of a stack. Env: RETENTION_SECONDS."
+    )
+    var retentionSeconds: Int64 = ProcessSupport.environment("RETENTION_SECONDS").flatMap(Int64.init) ?? 86_400
+
     @Option(help: "Largest request body in bytes (larger gets 413).")
     var maxBodySize: Int = 1024
 
@@ -35,6 +42,7 @@ struct APICommand: AsyncParsableCommand {
         var config = APIConfiguration(listen: target, valkey: endpoint)
         config.keyPrefix = keyPrefix
         config.maxBodySize = maxBodySize
+        config.retention = Retention(millis: retentionSeconds * 1000)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let service = APIService(configuration: config, group: group, logger: logger)
         let serviceGroup = ServiceGroup(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import NIOPosix
 import PaymentCore
+import PaymentStore
 import ProcessSupport
 import ServiceLifecycle
 import ValkeyClient
@@ -49,6 +50,15 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Prefix of every Valkey key. Env: KEY_PREFIX.")
     var keyPrefix: String = ProcessSupport.environment("KEY_PREFIX") ?? "rinha"
 
+    @Option(
+        help:
+            "Seconds a payment's record is kept (a repeat within it is recognised) and summaries stay exact to the ms; the same for every process of a stack. Env: RETENTION_SECONDS."
+    )
+    var retentionSeconds: Int64 = ProcessSupport.environment("RETENTION_SECONDS").flatMap(Int64.init) ?? 86_400
+
+    @Option(help: "Milliseconds to wait after a claim that found fewer payments than it could take.")
+    var claimLingerMs: Int = 10
+
     @Option(help: "Event-loop threads.")
     var threads: Int = 1
 
@@ -67,6 +77,8 @@ struct WorkerCommand: AsyncParsableCommand {
         config.routing.slowMillis = slowMs
         config.routing.maxDefaultInFlight = maxDefaultInFlight ?? max(1, maxInFlight * 9 / 10)
         config.healthIntervalMillis = healthIntervalMs
+        config.retention = Retention(millis: retentionSeconds * 1000)
+        config.claimLingerMillis = max(0, claimLingerMs)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         let service = WorkerService(configuration: config, group: group, logger: logger)
         let serviceGroup = ServiceGroup(

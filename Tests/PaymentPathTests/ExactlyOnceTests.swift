@@ -55,7 +55,10 @@ struct Harness {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(simulators[p]!.port)\(path)")
         request.method = method
         request.headers.add(name: "X-Rinha-Token", value: "123")
-        if let body { request.body = .bytes(ByteBuffer(string: body)) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
         let response = try await http.execute(request, timeout: .seconds(5))
         return String(buffer: try await response.body.collect(upTo: 1 << 20))
     }
@@ -73,9 +76,17 @@ struct Harness {
     func storedRequestedAt(_ p: Processor, id: String) async throws -> Int64? {
         let text = try await admin(p, .GET, "/payments/\(id)")
         for (key, value) in JSONScanner.parseObject(Array(text.utf8)) ?? [] where key == "requestedAt" {
-            if case .string(let s) = value { return Timestamp.parseMillis(s) }
+            // The processor prints a UTC DateTime without its zone, as .NET does.
+            if case .string(let s) = value { return Timestamp.parseMillis(s) ?? Timestamp.parseMillis(s + "Z") }
         }
         return nil
+    }
+
+    /// The stored record of a payment accepted now.
+    func record(id: String) async throws -> PaymentRecord? {
+        try await store.record(
+            of: QueuedPayment(
+                correlationID: id, amount: Money(cents: 0), bucket: store.retention.bucket(at: WallClock.nowMillis())))
     }
 
     func waitUntil(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws -> Bool {
@@ -112,7 +123,7 @@ struct ExactlyOnceTests {
             try await h.store.accept(PaymentRequest(correlationID: id, amount: Money(cents: 1990))).get() == .queued)
 
         let pinned = try await h.waitUntil {
-            if case .attempt(let a) = try await h.store.record(id: id) { return a.pinned }
+            if case .attempt(let a) = try await h.record(id: id) { return a.pinned }
             return false
         }
         #expect(pinned)
@@ -121,11 +132,11 @@ struct ExactlyOnceTests {
         _ = try await h.admin(.default, .PUT, "/admin/configurations/delay", #"{"delay":0}"#)
 
         let booked = try await h.waitUntil {
-            if case .booked = try await h.store.record(id: id) { return true }
+            if case .booked = try await h.record(id: id) { return true }
             return false
         }
         #expect(booked)
-        guard case .booked(let amount, let processor, let requestedAt) = try await h.store.record(id: id) else {
+        guard case .booked(let amount, let processor, let requestedAt) = try await h.record(id: id) else {
             Issue.record("not booked")
             return
         }
@@ -150,7 +161,7 @@ struct ExactlyOnceTests {
         _ = try await h.store.accept(PaymentRequest(correlationID: id, amount: Money(cents: 500))).get()
         #expect(
             try await h.waitUntil {
-                if case .attempt(let a) = try await h.store.record(id: id) {
+                if case .attempt(let a) = try await h.record(id: id) {
                     return a.pinned && a.processor == .default
                 }
                 return false
@@ -159,7 +170,7 @@ struct ExactlyOnceTests {
         _ = try await h.admin(.default, .PUT, "/admin/configurations/delay", #"{"delay":0}"#)
         try await Task.sleep(for: .seconds(1))
         #expect(try await h.processorCount(.fallback) == 0)
-        if case .attempt(let a) = try await h.store.record(id: id) {
+        if case .attempt(let a) = try await h.record(id: id) {
             #expect(a.processor == .default && a.pinned)
         } else {
             Issue.record("the payment left its pinned attempt")
@@ -167,7 +178,7 @@ struct ExactlyOnceTests {
         _ = try await h.admin(.default, .PUT, "/admin/configurations/failure", #"{"failure":false}"#)
         #expect(
             try await h.waitUntil {
-                if case .booked(_, let p, _) = try await h.store.record(id: id) { return p == .default }
+                if case .booked(_, let p, _) = try await h.record(id: id) { return p == .default }
                 return false
             })
         #expect(try await h.processorCount(.default) == 1)

@@ -30,7 +30,7 @@ func bookAll(_ store: PaymentStore, _ booked: [Booked]) async throws {
     try await withThrowingTaskGroup(of: Bool.self) { group in
         for b in booked {
             group.addTask {
-                let payment = QueuedPayment(correlationID: newID(), amount: Money(cents: b.cents))
+                let payment = store.queued(newID(), b.cents)
                 _ = try await store.accept(PaymentRequest(correlationID: payment.correlationID, amount: payment.amount))
                     .get()
                 return try await store.book(
@@ -147,6 +147,46 @@ struct PaymentStoreSummaryTests {
                 TimeWindow(from: Self.s, to: Self.s + 999),
             ] {
                 #expect(try await store.summary(window).get() == bruteForce(booked, window))
+            }
+        }
+    }
+
+    @Test("summary matches a brute-force sum across hours: whole hours, seconds and milliseconds meet")
+    func propertyAcrossHours() async throws {
+        var rng = SeededGenerator(seed: 0x484F_5552)
+        let hour: Int64 = 3_600_000
+        let base = Self.s / hour * hour - hour  // a whole hour, an hour before `s`'s hour
+        func randomMillis() -> Int64 {
+            // Biased towards hour and second boundaries, where the three sources meet.
+            let h = Int64.random(in: 0..<4, using: &rng) * hour
+            switch Int.random(in: 0..<8, using: &rng) {
+            case 0: return base + h
+            case 1: return base + h - 1
+            case 2: return base + h + 1_000
+            case 3: return base + h - 1_000 + Int64.random(in: 0..<3, using: &rng)
+            case 4: return base + h + Int64.random(in: 0..<3_000, using: &rng)
+            default: return base + Int64.random(in: 0..<(4 * hour), using: &rng)
+            }
+        }
+        let booked = (0..<400).map { _ in
+            Booked(
+                processor: Bool.random(using: &rng) ? .default : .fallback, requestedAt: randomMillis(),
+                cents: Int64.random(in: 1...1_000_000, using: &rng))
+        }
+        var windows: [TimeWindow] = []
+        for _ in 0..<150 {
+            var a = randomMillis()
+            var b =
+                Int.random(in: 0..<3, using: &rng) == 0 ? a + Int64.random(in: 0..<2_000, using: &rng) : randomMillis()
+            if b < a { swap(&a, &b) }
+            let from: Int64? = Int.random(in: 0..<8, using: &rng) == 0 ? nil : a
+            let to: Int64? = Int.random(in: 0..<8, using: &rng) == 0 ? nil : b
+            windows.append(TimeWindow(from: from, to: to))
+        }
+        try await withStore { (store) async throws in
+            try await bookAll(store, booked)
+            for window in windows {
+                #expect(try await store.summary(window).get() == bruteForce(booked, window), "\(window)")
             }
         }
     }

@@ -8,6 +8,26 @@ extension PaymentStore {
     func accept(_ id: String, _ cents: Int64) async throws -> AcceptOutcome {
         try await accept(PaymentRequest(correlationID: id, amount: Money(cents: cents))).get()
     }
+
+    /// The queue payload an `accept` made now gives this payment (no claim needed).
+    func queued(_ id: String, _ cents: Int64) -> QueuedPayment {
+        QueuedPayment(
+            correlationID: id, amount: Money(cents: cents), bucket: retention.bucket(at: WallClock.nowMillis()))
+    }
+
+    /// Claims for `default` at the current time (most tests only care which payments move).
+    func claim(worker: String, limit: Int) async throws -> [QueuedPayment] {
+        try await claim(worker: worker, limit: limit, processor: .default, requestedAt: WallClock.nowMillis())
+            .map(\.payment)
+    }
+
+    func record(id: String) async throws -> PaymentRecord? {
+        try await record(of: queued(id, 0))
+    }
+
+    func compareAndSet(id: String, expected: PaymentRecord, new: PaymentRecord) async throws -> PaymentRecord? {
+        try await compareAndSet(queued(id, 0), expected: expected, new: new)
+    }
 }
 
 func attempt(_ cents: Int64, _ p: Processor, at ms: Int64, pinned: Bool = false)
@@ -57,12 +77,12 @@ struct PaymentStoreQueueTests {
         try await withStore { (store) async throws in
             let id = newID()
             _ = try await store.accept(id, 2005)
-            let claimed = try await store.claim(worker: "w", limit: 10)
             let a = attempt(2005, .default, at: 1_752_150_896_000)
-            _ = try await store.begin(claimed[0], proposed: a)
+            let claimed = try await store.claim(worker: "w", limit: 10, processor: .default, requestedAt: a.requestedAt)
+            #expect(claimed.map(\.record) == [.attempt(a)])
             #expect(try await store.accept(id, 2005) == .repeated)
             #expect(try await store.accept(id, 2006) == .conflict)
-            try await store.book(claimed[0], attempt: a, worker: "w")
+            try await store.book(claimed[0].payment, attempt: a, worker: "w")
             #expect(try await store.accept(id, 2005) == .repeated)
             #expect(try await store.accept(id, 1) == .conflict)
             #expect(try await store.queueLength() == 0)
@@ -101,21 +121,28 @@ struct PaymentStoreQueueTests {
         }
     }
 
-    @Test("claimBlocking waits for a payload, and gives nil after its timeout")
-    func claimBlocking() async throws {
+    @Test("awaitPayload waits for a payload, and gives nil after its timeout; claim adopts it")
+    func awaitPayload() async throws {
         try await withValkey { (server, client) async throws in
             let store = PaymentStore(client: client, keys: StoreKeys(prefix: "cb"))
             let blocking = makeClient(server)
             #expect(
-                try await PaymentStore.claimBlocking(
+                try await PaymentStore.awaitPayload(
                     client: blocking, keys: store.keys, worker: "w", timeoutSeconds: 0.05) == nil)
-            async let claimed = PaymentStore.claimBlocking(
+            async let moved = PaymentStore.awaitPayload(
                 client: blocking, keys: store.keys, worker: "w", timeoutSeconds: 5)
             try await waitForBlocked(server, "blmove")
             let id = newID()
             _ = try await store.accept(id, 1990)
-            #expect(try await claimed == QueuedPayment(correlationID: id, amount: Money(cents: 1990)))
-            #expect(try await store.processing(worker: "w") == ["\(id)|1990"])
+            let payload = try await moved
+            #expect(payload == store.queued(id, 1990).payload)
+            #expect(try await store.processing(worker: "w") == [store.queued(id, 1990).payload])
+            // Adopted by the next claim: begun once, listed once.
+            let a = attempt(1990, .fallback, at: 1_752_150_896_000)
+            let claimed = try await store.claim(
+                worker: "w", limit: 5, processor: .fallback, requestedAt: a.requestedAt, adopting: payload)
+            #expect(claimed == [.init(payment: store.queued(id, 1990), record: .attempt(a))])
+            #expect(try await store.processing(worker: "w") == [store.queued(id, 1990).payload])
             await blocking.close()
         }
     }
@@ -140,7 +167,8 @@ struct PaymentStoreQueueTests {
             let ids = (0..<3).map { _ in newID() }
             for id in ids { _ = try await store.accept(id, 1990) }
             let claimed = try await store.claim(worker: "w", limit: 3)
-            #expect(try await store.requeue([claimed[0].payload, "\(newID())|1990"], worker: "w") == 1)
+            #expect(
+                try await store.requeue([claimed[0].payload, store.queued(newID(), 1990).payload], worker: "w") == 1)
             #expect(
                 Set(try await store.processing(worker: "w"))
                     == Set([claimed[1].payload, claimed[2].payload]))
@@ -206,7 +234,7 @@ struct PaymentStoreAttemptTests {
         try await withStore { (store) async throws in
             let id = newID()
             _ = try await store.accept(id, 1990)
-            let payment = try await store.claim(worker: "w", limit: 1)[0]
+            let payment = store.queued(id, 1990)
             let proposed = attempt(1990, .fallback, at: Self.t0)
             #expect(try await store.begin(payment, proposed: proposed) == .attempt(proposed))
             #expect(try await store.record(id: id) == .attempt(proposed))
@@ -218,7 +246,7 @@ struct PaymentStoreAttemptTests {
         try await withStore { (store) async throws in
             let id = newID()
             _ = try await store.accept(id, 1990)
-            let payment = try await store.claim(worker: "w", limit: 1)[0]
+            let payment = store.queued(id, 1990)
             let first = attempt(1990, .default, at: Self.t0)
             _ = try await store.begin(payment, proposed: first)
             let pinned = attempt(1990, .default, at: Self.t0, pinned: true)
@@ -237,7 +265,7 @@ struct PaymentStoreAttemptTests {
         try await withStore { (store) async throws in
             let id = newID()
             _ = try await store.accept(id, 1990)
-            let payment = try await store.claim(worker: "w", limit: 1)[0]
+            let payment = store.queued(id, 1990)
             let a = attempt(1990, .default, at: Self.t0)
             _ = try await store.begin(payment, proposed: a)
             try await store.book(payment, attempt: a, worker: "w")
@@ -253,25 +281,94 @@ struct PaymentStoreAttemptTests {
     @Test("begin on a payment with no record (purged since it was queued) says so and stores nothing")
     func beginUnknown() async throws {
         try await withStore { (store) async throws in
-            let payment = QueuedPayment(correlationID: newID(), amount: Money(cents: 5))
+            let payment = store.queued(newID(), 5)
             let proposed = attempt(5, .default, at: Self.t0)
             #expect(try await store.begin(payment, proposed: proposed) == nil)
             #expect(try await store.record(id: payment.correlationID) == nil)
         }
     }
 
-    @Test("book on a payment purged while it was out books nothing and clears the worker's list")
-    func bookPurged() async throws {
+    @Test("a payment out at a processor when a purge comes is still booked, and a re-send of it is a repeat")
+    func bookAfterPurge() async throws {
         try await withStore { (store) async throws in
             let id = newID()
-            _ = try await store.accept(PaymentRequest(correlationID: id, amount: Money(cents: 5))).get()
-            let claimed = try await store.claim(worker: "w", limit: 1)
-            // Purged while out (the list of a worker that never registered survives the purge).
-            try await store.purge().get()
-            #expect(try await store.processing(worker: "w") == [claimed[0].payload])
-            #expect(try await store.book(claimed[0], attempt: attempt(5, .default, at: Self.t0), worker: "w") == false)
+            _ = try await store.accept(id, 5)
+            let claimed = try await store.claim(worker: "w", limit: 1, processor: .default, requestedAt: Self.t0)
+            let a = attempt(5, .default, at: Self.t0)
+            #expect(claimed.map(\.record) == [.attempt(a)])
+            #expect(try await store.purge().get() == 1)
+            // The processor may have it: the same payment sent again must not go anywhere else.
+            #expect(try await store.accept(id, 5) == .repeated)
+            #expect(try await store.queueLength() == 0)
+            #expect(try await store.processing(worker: "w") == [claimed[0].payment.payload])
+            #expect(try await store.book(claimed[0].payment, attempt: a, worker: "w") == true)
             #expect(try await store.processing(worker: "w").isEmpty)
-            #expect(try await store.summary(TimeWindow()).get() == PaymentsSummary())
+            #expect(
+                try await store.summary(TimeWindow()).get()
+                    == PaymentsSummary(default: ProcessorTotals(totalRequests: 1, totalAmount: Money(cents: 5))))
+        }
+    }
+
+    @Test("a payload whose record a purge cleared is dropped by the claim that meets it")
+    func claimDropsPurged() async throws {
+        try await withValkey { (server, client) async throws in
+            let store = PaymentStore(client: client, keys: StoreKeys(prefix: "cp"))
+            let blocking = makeClient(server)
+            _ = try await store.accept(newID(), 5)
+            // Moved by BLMOVE, still queued in its record, then purged.
+            let payload = try await PaymentStore.awaitPayload(
+                client: blocking, keys: store.keys, worker: "w", timeoutSeconds: 1)
+            #expect(payload != nil)
+            #expect(try await store.purge().get() == 0)
+            #expect(
+                try await store.claim(
+                    worker: "w", limit: 5, processor: .default, requestedAt: Self.t0, adopting: payload
+                ).isEmpty)
+            #expect(try await store.processing(worker: "w").isEmpty)
+            await blocking.close()
+        }
+    }
+
+    @Test("claim starts queued payments' attempts, pins attempts a dead worker left, and skips booked ones")
+    func claimBegins() async throws {
+        try await withStore { (store) async throws in
+            let ids = (0..<3).map { _ in newID() }
+            for id in ids { _ = try await store.accept(id, 1990) }
+            let first = try await store.claim(worker: "dead", limit: 3, processor: .default, requestedAt: Self.t0)
+            #expect(first.map(\.record) == Array(repeating: .attempt(attempt(1990, .default, at: Self.t0)), count: 3))
+            // The first was booked, the other two were out when their worker died.
+            try await store.book(first[0].payment, attempt: attempt(1990, .default, at: Self.t0), worker: "dead")
+            #expect(try await store.release(worker: "dead") == 2)
+            _ = try await store.client.call("RPUSH", store.keys.queue, first[0].payment.payload)
+            let again = try await store.claim(worker: "w", limit: 5, processor: .fallback, requestedAt: Self.t0 + 9)
+            #expect(again.map(\.payment) == [first[1].payment, first[2].payment])
+            #expect(
+                again.map(\.record)
+                    == Array(repeating: .attempt(attempt(1990, .default, at: Self.t0, pinned: true)), count: 2))
+            #expect(Set(try await store.processing(worker: "w")) == Set(again.map(\.payment.payload)))
+            #expect(try await store.queueLength() == 0)
+        }
+    }
+
+    @Test("book takes a batch in one call, across processors, seconds and hours")
+    func bookBatch() async throws {
+        try await withStore { (store) async throws in
+            let hour: Int64 = 3_600_000
+            var bookings: [PaymentStore.Booking] = []
+            for k in 0..<6 {
+                let cents = Int64(100 + k)
+                let p: Processor = k % 2 == 0 ? .default : .fallback
+                let at: Int64 = Self.t0 + Int64(k) * hour / 2
+                bookings.append(.init(payment: store.queued(newID(), cents), attempt: attempt(cents, p, at: at)))
+            }
+            for b in bookings { _ = try await store.accept(b.payment.correlationID, b.payment.amount.cents) }
+            #expect(try await store.book(bookings, worker: "w").get() == Array(repeating: true, count: 6))
+            #expect(try await store.book(bookings, worker: "w").get() == Array(repeating: false, count: 6))
+            #expect(
+                try await store.summary(TimeWindow()).get()
+                    == PaymentsSummary(
+                        default: ProcessorTotals(totalRequests: 3, totalAmount: Money(cents: 100 + 102 + 104)),
+                        fallback: ProcessorTotals(totalRequests: 3, totalAmount: Money(cents: 101 + 103 + 105))))
         }
     }
 
@@ -280,7 +377,7 @@ struct PaymentStoreAttemptTests {
         try await withStore { (store) async throws in
             let id = newID()
             _ = try await store.accept(id, 1990)
-            let payment = try await store.claim(worker: "w", limit: 1)[0]
+            let payment = store.queued(id, 1990)
             let mine = PaymentRecord.attempt(attempt(1990, .default, at: Self.t0))
             _ = try await store.begin(payment, proposed: attempt(1990, .default, at: Self.t0))
             let next = PaymentRecord.attempt(attempt(1990, .fallback, at: Self.t0 + 100))
@@ -306,7 +403,8 @@ struct PaymentStoreAttemptTests {
         try await withStore { (store) async throws in
             let id = newID()
             _ = try await store.accept(id, 2005)
-            let payment = try await store.claim(worker: "w", limit: 1)[0]
+            let payment = try await store.claim(worker: "w", limit: 1, processor: .fallback, requestedAt: Self.t0)[0]
+                .payment
             let a = attempt(2005, .fallback, at: Self.t0)
             _ = try await store.begin(payment, proposed: a)
             #expect(try await store.book(payment, attempt: a, worker: "w") == true)
@@ -341,17 +439,16 @@ struct PaymentStoreAttemptTests {
         }
     }
 
-    @Test("purge clears queued, claimed and booked payments, and a purged id can be accepted again")
+    @Test("purge clears queued and booked payments, and a purged id can be accepted again")
     func purge() async throws {
         try await withStore { (store) async throws in
             let ids = (0..<4).map { _ in newID() }
             for id in ids { _ = try await store.accept(id, 1990) }
             try await store.heartbeat(worker: "w", ttlMillis: 60_000)
-            let claimed = try await store.claim(worker: "w", limit: 2)
+            let claimed = try await store.claim(worker: "w", limit: 1, processor: .default, requestedAt: Self.t0)
             let a = attempt(1990, .default, at: Self.t0)
-            _ = try await store.begin(claimed[0], proposed: a)
-            try await store.book(claimed[0], attempt: a, worker: "w")
-            try await store.purge().get()
+            try await store.book(claimed[0].payment, attempt: a, worker: "w")
+            #expect(try await store.purge().get() == 0)
             #expect(try await store.queueLength() == 0)
             #expect(try await store.processing(worker: "w").isEmpty)
             #expect(try await store.summary(TimeWindow()).get() == PaymentsSummary())
@@ -361,6 +458,101 @@ struct PaymentStoreAttemptTests {
             for id in ids { #expect(try await store.record(id: id) == nil) }
             #expect(try await store.accept(ids[0], 2005) == .queued)
             #expect(try await store.queueLength() == 1)
+        }
+    }
+
+    @Test("accept refuses a payment Valkey only gets to after the caller's deadline, and stores nothing")
+    func acceptLate() async throws {
+        try await withStore { (store) async throws in
+            let id = newID()
+            let past = WallClock.nowMillis() - 1
+            #expect(
+                try await store.accept(PaymentRequest(correlationID: id, amount: Money(cents: 5)), deadlineMillis: past)
+                    .get() == .late)
+            #expect(try await store.queueLength() == 0)
+            #expect(try await store.record(id: id) == nil)
+            let later = WallClock.nowMillis() + 60_000
+            #expect(
+                try await store.accept(
+                    PaymentRequest(correlationID: id, amount: Money(cents: 5)), deadlineMillis: later
+                )
+                .get() == .queued)
+        }
+    }
+
+    @Test("a record lives at least one retention: a repeat is recognised across a bucket boundary, not later")
+    func retentionBuckets() async throws {
+        try await withStore(retention: Retention(millis: 60_000)) { (store) async throws in
+            let id = newID()
+            let t = WallClock.nowMillis()
+            let request = PaymentRequest(correlationID: id, amount: Money(cents: 5))
+            #expect(try await store.accept(request, now: t).get() == .queued)
+            #expect(try await store.accept(request, now: t + 60_000).get() == .repeated)
+            let b = store.retention.bucket(at: t)
+            let ttl = try await store.client.call("PTTL", store.keys.payments(bucket: b)).integer ?? 0
+            #expect(ttl > 60_000 && ttl <= 120_000, "expires two buckets after its own")
+            // Two buckets on, the record's hash is no longer consulted (it has expired by then).
+            #expect(try await store.accept(request, now: t + 120_000).get() == .queued)
+        }
+    }
+
+    @Test("beyond the retention, booked payments leave the sorted set and summaries stay exact for whole hours")
+    func retentionSummary() async throws {
+        try await withStore(retention: Retention(millis: 60_000)) { (store) async throws in
+            let hour: Int64 = 3_600_000
+            let now = WallClock.nowMillis()
+            let old = (now / hour - 3) * hour + 1_234  // three hours ago, inside its hour
+            let payment = store.queued(newID(), 700)
+            _ = try await store.accept(payment.correlationID, 700)
+            #expect(
+                try await store.book(
+                    [.init(payment: payment, attempt: attempt(700, .fallback, at: old))], worker: "w", now: now
+                ).get() == [true])
+            #expect(try await store.client.call("ZCARD", store.keys.booked(.fallback)) == .integer(0))
+            #expect(
+                try await store.client.call("EXISTS", store.keys.seconds(.fallback, hour: old / hour)) == .integer(0))
+            let one = PaymentsSummary(fallback: ProcessorTotals(totalRequests: 1, totalAmount: Money(cents: 700)))
+            #expect(try await store.summary(TimeWindow()).get() == one)
+            #expect(
+                try await store.summary(TimeWindow(from: old / hour * hour, to: old / hour * hour + hour - 1)).get()
+                    == one)
+            #expect(try await store.summary(TimeWindow(from: old / hour * hour - hour, to: now)).get() == one)
+            #expect(try await store.summary(TimeWindow(from: old + 1)).get() == PaymentsSummary())
+        }
+    }
+
+    @Test("past maxmemory a new payment is refused, and what was accepted is still claimed and booked")
+    func outOfMemory() async throws {
+        try await withStore { (store) async throws in
+            let ids = (0..<20).map { _ in newID() }
+            for id in ids { _ = try await store.accept(id, 1990) }
+            try await store.heartbeat(worker: "w", ttlMillis: 60_000)
+            let used = try await store.client.call("INFO", "memory").string ?? ""
+            let bytes =
+                used.split(whereSeparator: \.isNewline).first { $0.hasPrefix("used_memory:") }.flatMap {
+                    Int($0.dropFirst(12))
+                } ?? 0
+            #expect(bytes > 0)
+            _ = try await store.client.call("CONFIG", "SET", "maxmemory", String(bytes / 2))
+            do {
+                _ = try await store.accept(newID(), 1990)
+                Issue.record("accept went through past maxmemory")
+            } catch ValkeyError.server(let message) {
+                #expect(message.hasPrefix("OOM"))
+            }
+            let claimed = try await store.claim(worker: "w", limit: 20, processor: .default, requestedAt: Self.t0)
+            #expect(claimed.count == 20)
+            let booked = try await store.book(
+                claimed.map { .init(payment: $0.payment, attempt: attempt(1990, .default, at: Self.t0)) }, worker: "w"
+            ).get()
+            #expect(booked == Array(repeating: true, count: 20))
+            try await store.heartbeat(worker: "w", ttlMillis: 60_000)
+            #expect(try await store.holdLease(owner: "w", ttlMillis: 1_000))
+            #expect(
+                try await store.summary(TimeWindow()).get()
+                    == PaymentsSummary(
+                        default: ProcessorTotals(totalRequests: 20, totalAmount: Money(cents: 20 * 1990))))
+            _ = try await store.client.call("CONFIG", "SET", "maxmemory", "0")
         }
     }
 }
@@ -464,14 +656,16 @@ struct PaymentRecordTests {
         #expect(PaymentRecord(text: text) == nil)
     }
 
-    @Test("a queued payment's payload is id|cents")
+    @Test("a queued payment's payload is id|cents|bucket")
     func payload() {
         let p = QueuedPayment(
-            correlationID: "4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3", amount: Money(cents: 1990))
-        #expect(p.payload == "4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3|1990")
+            correlationID: "4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3", amount: Money(cents: 1990), bucket: 20_279)
+        #expect(p.payload == "4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3|1990|20279")
         #expect(QueuedPayment(payload: p.payload) == p)
         #expect(QueuedPayment(payload: "no-bar") == nil)
-        #expect(QueuedPayment(payload: "id|x") == nil)
+        #expect(QueuedPayment(payload: "id|x|1") == nil)
+        #expect(QueuedPayment(payload: "id|1") == nil)
+        #expect(QueuedPayment(payload: "|1|1") == nil)
     }
 
     @Test("health text round-trips")

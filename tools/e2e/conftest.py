@@ -59,9 +59,9 @@ class Stack:
 
     def pending(self):
         """Payments queued or held by a worker, not yet settled."""
-        n = int(self.valkey("llen", "rinha:queue") or 0)
-        for w in self.valkey("smembers", "rinha:workers").split():
-            n += int(self.valkey("llen", f"rinha:processing:{w}") or 0)
+        n = int(self.valkey("llen", "{rinha}:queue") or 0)
+        for w in self.valkey("smembers", "{rinha}:workers").split():
+            n += int(self.valkey("llen", f"{{rinha}}:processing:{w}") or 0)
         return n
 
     def settle(self, expected, timeout=60):

@@ -17,13 +17,13 @@ def iso(ms):
 
 
 def requested_at_ms(stack, processor, cid):
-    """The requestedAt the processor stored for a payment (its troubleshooting endpoint)."""
-    rec = stack.processors[processor].get_json(f"/payments/{cid}")
-    ms = rec["requestedAt"]
-    # 2025-07-10T12:34:56.789Z
-    base = time.strptime(ms[:19], "%Y-%m-%dT%H:%M:%S")
+    """The requestedAt the processor stored for a payment (its troubleshooting endpoint), which
+    prints it as .NET does: no zone, fraction digits trimmed (none on a whole second)."""
     import calendar
-    return calendar.timegm(base) * 1000 + int(ms[20:23])
+    text = stack.processors[processor].get_json(f"/payments/{cid}")["requestedAt"].rstrip("Z")
+    whole, _, fraction = text.partition(".")
+    base = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    return base * 1000 + int((fraction + "000")[:3])
 
 
 def test_accepted_payments_are_booked_once_on_default_through_the_gateway(clean):
@@ -144,7 +144,7 @@ def test_default_failing_moves_traffic_to_fallback_and_back(clean):
 def test_a_slow_default_moves_traffic_to_fallback(clean):
     clean.set_processor("default", delay=2500)
     deadline = time.time() + 15  # the next health poll reports the delay
-    while time.time() < deadline and clean.valkey("get", "rinha:health:default").split("|")[1:2] != ["2500"]:
+    while time.time() < deadline and clean.valkey("get", "{rinha}:health:default").split("|")[1:2] != ["2500"]:
         time.sleep(0.2)
     time.sleep(0.7)  # every worker reads the shared health twice a second
     burst(clean.gateway, 100)
@@ -237,7 +237,7 @@ def test_one_leader_polls_health_at_most_once_per_five_seconds_and_a_new_one_tak
         seen = set()
         end = time.time() + seconds
         while time.time() < end:
-            v = clean.valkey("get", "rinha:health:default")
+            v = clean.valkey("get", "{rinha}:health:default")
             if v:
                 seen.add(int(v.split("|")[2]))
             time.sleep(0.1)
@@ -246,11 +246,11 @@ def test_one_leader_polls_health_at_most_once_per_five_seconds_and_a_new_one_tak
     first = polls(11)
     assert len(first) >= 2
     assert all(b - a >= 5000 for a, b in zip(first, first[1:])), first
-    leader = clean.valkey("get", "rinha:leader")
+    leader = clean.valkey("get", "{rinha}:leader")
     assert leader in ("worker1", "worker2")
     localstack.signal_service(leader, signal.SIGKILL)
     later = polls(12)
     assert later and later[-1] > first[-1], (first, later)
     assert all(b - a >= 5000 for a, b in zip(later, later[1:])), later
-    assert clean.valkey("get", "rinha:leader") not in ("", leader)
+    assert clean.valkey("get", "{rinha}:leader") not in ("", leader)
     localstack.restart_service(leader)

@@ -218,7 +218,7 @@ def translate(svc, run):
     hc = binary([local(a) for a in svc["healthcheck"]]) if svc["healthcheck"] else None
     if hc is None and svc["command"][:1] == ["rinha-worker"] and env.get("VALKEY_URL", "").startswith("unix:"):
         # A worker serves nothing; it is up once its heartbeat is in Valkey.
-        key = f"{env.get('KEY_PREFIX', 'rinha')}:heartbeat:{env.get('WORKER_ID', '')}"
+        key = f"{{{env.get('KEY_PREFIX', 'rinha')}}}:heartbeat:{env.get('WORKER_ID', '')}"
         cli = valkey_bin("valkey-cli")
         hc = ["sh", "-c", f'[ "$({cli} -s {env["VALKEY_URL"][5:]} exists {key})" = 1 ]']
     if svc["name"] == "gateway" and hc is None:

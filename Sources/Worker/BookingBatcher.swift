@@ -1,0 +1,73 @@
+import Logging
+import NIOCore
+import PaymentStore
+import ValkeyClient
+
+/// Books the payments that processors accepted in batches: everything accepted within one
+/// event-loop tick goes to Valkey in one `book` call. A failed call (Valkey restarting) is sent
+/// again after a pause; booking is idempotent, so a lost reply costs nothing.
+final class BookingBatcher: @unchecked Sendable {
+    private let store: PaymentStore
+    private let worker: String
+    private let eventLoop: any EventLoop
+    private let logger: Logger
+    /// Largest batch per call: keeps one call's Lua run short.
+    private let maxBatch: Int
+
+    // Confined to `eventLoop`.
+    private var pending: [(PaymentStore.Booking, EventLoopPromise<Void>)] = []
+    private var flushScheduled = false
+
+    init(store: PaymentStore, worker: String, eventLoop: any EventLoop, logger: Logger, maxBatch: Int = 256) {
+        self.store = store
+        self.worker = worker
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.maxBatch = maxBatch
+    }
+
+    /// Completes once the booking is stored.
+    func book(_ booking: PaymentStore.Booking) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        if eventLoop.inEventLoop {
+            pending.append((booking, promise))
+            scheduleFlush()
+        } else {
+            eventLoop.execute {
+                self.pending.append((booking, promise))
+                self.scheduleFlush()
+            }
+        }
+        return promise.futureResult
+    }
+
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        // After the tasks already queued on the loop: the other answers read in this tick join.
+        eventLoop.execute {
+            self.flushScheduled = false
+            while !self.pending.isEmpty {
+                let batch = Array(self.pending.prefix(self.maxBatch))
+                self.pending.removeFirst(batch.count)
+                self.send(batch, attempt: 0)
+            }
+        }
+    }
+
+    private func send(_ batch: [(PaymentStore.Booking, EventLoopPromise<Void>)], attempt: Int) {
+        store.book(batch.map(\.0), worker: worker).hop(to: eventLoop).whenComplete { result in
+            switch result {
+            case .success:
+                for (_, promise) in batch { promise.succeed() }
+            case .failure(let error):
+                if attempt == 0 || attempt % 50 == 0 {
+                    self.logger.warning(
+                        "booking failed, retrying", metadata: ["count": "\(batch.count)", "error": "\(error)"])
+                }
+                let pause = TimeAmount.milliseconds(Int64(min(20 << min(attempt, 5), 500)))
+                self.eventLoop.scheduleTask(in: pause) { self.send(batch, attempt: attempt + 1) }
+            }
+        }
+    }
+}
