@@ -38,7 +38,9 @@ struct ChunkedBodyDecoder {
                     digits += 1
                     guard digits <= 8 else { return .malformed }
                     size = size << 4 | value
-                } else if digits > 0 && (byte == UInt8(ascii: ";") || byte == UInt8(ascii: " ") || byte == HTTPBytes.tab) {
+                } else if digits > 0
+                    && (byte == UInt8(ascii: ";") || byte == UInt8(ascii: " ") || byte == HTTPBytes.tab)
+                {
                     state = .sizeExtension
                 } else if digits > 0 && byte == HTTPBytes.cr {
                     state = .sizeLF

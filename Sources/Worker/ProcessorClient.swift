@@ -113,6 +113,11 @@ public final class ProcessorClient: Sendable {
 
     /// Closes every connection. Calls still waiting fail; calls in flight end unknown.
     public func shutdown() async {
+        for (p, counts) in await connectionCounts() {
+            logger.info(
+                "processor connections",
+                metadata: ["processor": "\(p)", "made": "\(counts.made)", "peak": "\(counts.peak)"])
+        }
         let pools = pools
         try? await eventLoop.submit {
             for pool in pools.values { pool.value.shutdown() }
@@ -121,7 +126,15 @@ public final class ProcessorClient: Sendable {
 
     /// Connections made so far to each processor (for measurements).
     public func connectionsMade() async -> [Processor: Int] {
+        await connectionCounts().mapValues(\.made)
+    }
+
+    /// Per processor: connections made so far, and the most open at once.
+    public func connectionCounts() async -> [Processor: (made: Int, peak: Int)] {
         let pools = pools
-        return (try? await eventLoop.submit { pools.mapValues { $0.value.connectionsMade } }.get()) ?? [:]
+        let counts = try? await eventLoop.submit {
+            pools.mapValues { [$0.value.connectionsMade, $0.value.peakOpen] }
+        }.get()
+        return (counts ?? [:]).mapValues { (made: $0[0], peak: $0[1]) }
     }
 }

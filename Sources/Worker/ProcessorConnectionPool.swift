@@ -44,8 +44,9 @@ final class ProcessorConnectionPool {
     private(set) var open = 0
     private var connecting = 0
     private var shutDown = false
-    /// Connections ever made (for measurements).
+    /// Connections ever made, and the most open at once (for sizing `maxConnections`).
     private(set) var connectionsMade = 0
+    private(set) var peakOpen = 0
 
     init(configuration: Configuration, eventLoop: any EventLoop) {
         self.configuration = configuration
@@ -148,6 +149,7 @@ final class ProcessorConnectionPool {
                         return
                     }
                     open += 1
+                    peakOpen = max(peakOpen, open)
                     connection.delegate = self
                     connectionIdle(connection)
                 case .failure:

@@ -103,7 +103,8 @@ struct ProcessorResponseFramer {
 
     private mutating func complete(_ head: Head, body: [UInt8], consumed: Int) -> Outcome {
         phase = .head(start: 0, scanned: 0)
-        return .complete(ProcessorResponse(status: head.status, body: body, keepAlive: head.keepAlive), consumed: consumed)
+        return .complete(
+            ProcessorResponse(status: head.status, body: body, keepAlive: head.keepAlive), consumed: consumed)
     }
 
     // MARK: The head

@@ -73,7 +73,9 @@ struct Usage {
     }
 
     static func - (a: Usage, b: Usage) -> Usage {
-        Usage(voluntary: a.voluntary - b.voluntary, involuntary: a.involuntary - b.involuntary, cpuMicros: a.cpuMicros - b.cpuMicros)
+        Usage(
+            voluntary: a.voluntary - b.voluntary, involuntary: a.involuntary - b.involuntary,
+            cpuMicros: a.cpuMicros - b.cpuMicros)
     }
 }
 
@@ -180,7 +182,9 @@ for round in 0..<rounds {
 
 extension Usage {
     static func + (a: Usage, b: Usage) -> Usage {
-        Usage(voluntary: a.voluntary + b.voluntary, involuntary: a.involuntary + b.involuntary, cpuMicros: a.cpuMicros + b.cpuMicros)
+        Usage(
+            voluntary: a.voluntary + b.voluntary, involuntary: a.involuntary + b.involuntary,
+            cpuMicros: a.cpuMicros + b.cpuMicros)
     }
 }
 
@@ -198,7 +202,8 @@ for kind in kinds {
     let v = Double(u.voluntary) / n
     let i = Double(u.involuntary) / n
     let c = Double(u.cpuMicros) / n
-    var line = "\(kind.padding(12)) \(String(oks[kind] ?? 0).padding(5)) \(fixed(v).padding(12)) \(fixed(i).padding(14)) \(fixed(c).padding(12))"
+    var line =
+        "\(kind.padding(12)) \(String(oks[kind] ?? 0).padding(5)) \(fixed(v).padding(12)) \(fixed(i).padding(14)) \(fixed(c).padding(12))"
     if let base, base.voluntary > 0 {
         line +=
             "  \(fixed(Double(u.voluntary) / Double(base.voluntary))), \(fixed(Double(u.involuntary) / Double(max(1, base.involuntary)))), \(fixed(Double(u.cpuMicros) / Double(base.cpuMicros)))"

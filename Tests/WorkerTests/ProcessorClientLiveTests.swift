@@ -195,7 +195,8 @@ struct ProcessorClientLiveTests {
     @Test("health reads a chunked body")
     func chunkedHealth() async throws {
         let body = #"{"failing":false,"minResponseTime":103}"#
-        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let head =
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n"
         let first = head + String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n"
         try await withRawServer(answer: { _, _ in .writes([first, "0\r\n\r\n"]) }) { client, server in
             let h = try await client.health(.default)
@@ -236,7 +237,9 @@ struct ProcessorClientLiveTests {
     @Test("a malformed answer is unknown, and its connection is not used again")
     func malformedAnswer() async throws {
         try await withRawServer(answer: { index, _ in
-            index == 0 ? .writes(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"]) : .writes(kestrelWrites)
+            index == 0
+                ? .writes(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"])
+                : .writes(kestrelWrites)
         }) { client, _ in
             #expect(await client.send(numberedPayment(1), attempt: sentAttempt) == .unknown)
             #expect(await client.send(numberedPayment(2), attempt: sentAttempt) == .accepted)
@@ -265,9 +268,12 @@ struct ProcessorClientLiveTests {
 
     @Test("a timeout on one connection leaves the calls on the others unaffected")
     func timeoutIsolated() async throws {
-        try await withRawServer(maxConnections: 4, timeoutMillis: 300, answer: { _, request in
-            request.contains("000000000001") ? .hang : .writes(kestrelWrites)
-        }) { client, _ in
+        try await withRawServer(
+            maxConnections: 4, timeoutMillis: 300,
+            answer: { _, request in
+                request.contains("000000000001") ? .hang : .writes(kestrelWrites)
+            }
+        ) { client, _ in
             async let hung = client.send(numberedPayment(1), attempt: sentAttempt)
             var others: [CallOutcome] = []
             for n in 2..<10 { others.append(await client.send(numberedPayment(n), attempt: sentAttempt)) }

@@ -111,7 +111,9 @@ struct ProcessorResponseFramerTests {
         let bytes = Array(text.utf8)
         var framer = ProcessorResponseFramer()
         #expect(bytes.withUnsafeBytes { framer.parse($0) } == .incomplete)
-        #expect(bytes.withUnsafeBytes { framer.finish($0) } == response(200, #"{"a":1}"#, keepAlive: false, consumed: bytes.count))
+        #expect(
+            bytes.withUnsafeBytes { framer.finish($0) }
+                == response(200, #"{"a":1}"#, keepAlive: false, consumed: bytes.count))
     }
 
     @Test("a close inside a framed response is malformed")
