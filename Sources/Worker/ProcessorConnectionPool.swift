@@ -79,7 +79,7 @@ final class ProcessorConnectionPool {
         failWaiting(.shutdown)
         for connection in idle { connection.close() }
         idle.removeAll()
-        for connection in busy { connection.close() }
+        for connection in busy.values { connection.close() }
     }
 
     private func takeIdle() -> ProcessorConnectionHandler? {
