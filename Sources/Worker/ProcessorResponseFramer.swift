@@ -52,7 +52,13 @@ struct ProcessorResponseFramer {
     mutating func parse(_ p: UnsafeRawBufferPointer) -> Outcome {
         switch phase {
         case .head(let start, let scanned):
-            guard let headEnd = Self.findHeadEnd(p, from: max(start, scanned - 3)) else {
+            let found: Int?
+            do {
+                found = try Self.findHeadEnd(p, start: start, from: max(start, scanned - 1))
+            } catch {
+                return .malformed
+            }
+            guard let headEnd = found else {
                 if p.count - start > Self.maxHeadBytes { return .malformed }
                 phase = .head(start: start, scanned: p.count)
                 return .incomplete
@@ -109,11 +115,20 @@ struct ProcessorResponseFramer {
 
     // MARK: The head
 
-    /// The index just past the CRLFCRLF that ends the head, if it is in `p`.
-    static func findHeadEnd(_ p: UnsafeRawBufferPointer, from: Int) -> Int? {
-        var i = max(0, from)
-        while i + 3 < p.count {
-            if p[i] == cr && p[i + 1] == lf && p[i + 2] == cr && p[i + 3] == lf { return i + 4 }
+    struct BareLineBreak: Error {}
+
+    /// The index just past the CRLFCRLF that ends the head starting at `start`, if it is in `p`.
+    /// A CR without LF or an LF without CR throws as soon as it is seen, not when the head ends
+    /// (which such an answer may never do).
+    static func findHeadEnd(_ p: UnsafeRawBufferPointer, start: Int, from: Int) throws(BareLineBreak) -> Int? {
+        var i = from
+        while i < p.count {
+            if p[i] == lf {
+                guard i > start && p[i - 1] == cr else { throw BareLineBreak() }
+                if i - 3 >= start && p[i - 3] == cr && p[i - 2] == lf { return i + 1 }
+            } else if p[i] == cr && i + 1 < p.count && p[i + 1] != lf {
+                throw BareLineBreak()
+            }
             i += 1
         }
         return nil

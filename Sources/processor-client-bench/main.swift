@@ -66,7 +66,7 @@ struct Usage {
 
     static func now() -> Usage {
         var u = rusage()
-        getrusage(RUSAGE_SELF, &u)
+        getrusage(RUSAGE_SELF.rawValue, &u)
         return Usage(
             voluntary: u.ru_nvcsw, involuntary: u.ru_nivcsw,
             cpuMicros: (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1_000_000 + u.ru_utime.tv_usec + u.ru_stime.tv_usec)

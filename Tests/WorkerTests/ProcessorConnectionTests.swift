@@ -39,7 +39,7 @@ struct ProcessorConnectionStateMachineTests {
         var machine = ProcessorConnectionStateMachine()
         _ = machine.send()
         machine.writeSucceeded()
-        #expect(machine.read(ByteBuffer(string: "HTTP/1.1 200 OK\nX")) == .failAndClose(.malformedResponse))
+        #expect(machine.read(ByteBuffer(string: "HTTP/1.1 200 OK\nX: y\r\n\r\n")) == .failAndClose(.malformedResponse))
         #expect(machine.state == .closed)
         #expect(machine.send() == .reject(.notWritten))
     }
