@@ -48,9 +48,13 @@ final class ProcessorConnectionPool {
     private(set) var connectionsMade = 0
     private(set) var peakOpen = 0
 
+    /// The processor's address when its host is an IP literal.
+    private let address: SocketAddress?
+
     init(configuration: Configuration, eventLoop: any EventLoop) {
         self.configuration = configuration
         self.eventLoop = eventLoop
+        self.address = try? SocketAddress(ipAddress: configuration.host, port: configuration.port)
     }
 
     /// Sends `request` on a free connection, or once one is free.
@@ -127,7 +131,7 @@ final class ProcessorConnectionPool {
     private func connect() {
         connecting += 1
         let handler = NIOLoopBound(ProcessorConnectionHandler(), eventLoop: eventLoop)
-        ClientBootstrap(group: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -135,8 +139,12 @@ final class ProcessorConnectionPool {
                     try channel.pipeline.syncOperations.addHandler(handler.value)
                 }
             }
-            .connect(host: configuration.host, port: configuration.port)
-            .assumeIsolated()
+        // An address literal needs no resolver (which runs getaddrinfo on another thread).
+        let connected =
+            if let address { bootstrap.connect(to: address) } else {
+                bootstrap.connect(host: configuration.host, port: configuration.port)
+            }
+        connected.assumeIsolated()
             .whenComplete { [self] result in
                 connecting -= 1
                 switch result {

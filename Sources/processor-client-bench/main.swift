@@ -80,7 +80,7 @@ struct Usage {
 }
 
 /// Unique ids across the whole run: the processor stores every payment.
-nonisolated(unsafe) var nextID = UInt64(UInt32.random(in: 0...UInt32.max)) << 20
+nonisolated(unsafe) var nextID = UInt64.random(in: 0..<(1 << 44))
 
 func payments(_ n: Int) -> [QueuedPayment] {
     (0..<n).map { _ in

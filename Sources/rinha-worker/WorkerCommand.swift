@@ -74,7 +74,9 @@ struct WorkerCommand: AsyncParsableCommand {
         config.requestTimeoutMillis = requestTimeoutMs
         config.maxConnectionsPerProcessor = maxConnections
         config.routing.slowMillis = slowMs
-        config.routing.maxDefaultInFlight = maxDefaultInFlight ?? max(1, maxInFlight * 9 / 10)
+        // Beyond the pool's connections, calls to default would wait in the pool: overflowing them
+        // to fallback instead is what the limit is for.
+        config.routing.maxDefaultInFlight = maxDefaultInFlight ?? min(maxConnections, max(1, maxInFlight * 9 / 10))
         config.healthIntervalMillis = healthIntervalMs
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         let service = WorkerService(configuration: config, group: group, logger: logger)

@@ -269,7 +269,7 @@ struct ProcessorClientLiveTests {
     @Test("a timeout on one connection leaves the calls on the others unaffected")
     func timeoutIsolated() async throws {
         try await withRawServer(
-            maxConnections: 4, timeoutMillis: 300,
+            maxConnections: 4, timeoutMillis: 2_000,
             answer: { _, request in
                 request.contains("000000000001") ? .hang : .writes(kestrelWrites)
             }
