@@ -225,7 +225,9 @@ struct ProcessorClientTests {
 
     @Test("no answer before the timeout is unknown: the processor may have the payment")
     func timeoutIsUnknown() async throws {
-        try await withProcessor(.hang, timeoutMillis: 200) { client, server in
+        // Long enough to connect and write on a loaded machine: a deadline that passes before the
+        // write is a definite failure instead.
+        try await withProcessor(.hang, timeoutMillis: 1_000) { client, server in
             let start = ContinuousClock.now
             let got = await client.send(payment, attempt: sentAttempt)
             #expect(got == .unknown)
