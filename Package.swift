@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "processor-simulator", targets: ["processor-simulator"]),
         .executable(name: "rinha-probe", targets: ["rinha-probe"]),
         .executable(name: "rinha-loadgen", targets: ["rinha-loadgen"]),
+        .executable(name: "processor-client-bench", targets: ["processor-client-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -68,7 +69,6 @@ let package = Package(
             name: "Worker",
             dependencies: [
                 "PaymentCore", "PaymentStore",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -136,8 +136,30 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The worker's processor client against AsyncHTTPClient (the baseline), side by side.
+        .executableTarget(
+            name: "processor-client-bench",
+            dependencies: [
+                "Worker", "ProcessorSimulator", "PaymentCore", "PaymentStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "PaymentCoreTests", dependencies: ["PaymentCore"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "PaymentCore", "PaymentStore"]),
+        .testTarget(
+            name: "WorkerTests",
+            dependencies: [
+                "Worker", "PaymentCore", "PaymentStore", "ProcessorSimulator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "ValkeyClientTests",
             dependencies: [

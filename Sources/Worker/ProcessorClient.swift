@@ -1,88 +1,104 @@
-import AsyncHTTPClient
 import Logging
 import NIOCore
-import NIOHTTP1
-import NIOPosix
 import PaymentCore
 import PaymentStore
 
-/// Calls the two payment processors over keep-alive HTTP/1.1 connections (AsyncHTTPClient's
-/// pool), and says how each call ended in the terms exactly-once booking needs.
-public struct ProcessorClient: Sendable {
-    let http: HTTPClient
-    let baseURLs: [Processor: String]
+/// Calls the two payment processors over pooled keep-alive HTTP/1.1 connections on one event
+/// loop (the worker's own), and says how each call ended in the terms exactly-once booking needs:
+/// accepted, failed (the processor certainly does not have the payment) or unknown.
+public final class ProcessorClient: Sendable {
+    public let eventLoop: any EventLoop
+    let endpoints: [Processor: ProcessorEndpoint]
+    let pools: [Processor: NIOLoopBoundBox<ProcessorConnectionPool>]
     let timeout: TimeAmount
     let logger: Logger
 
-    public init(http: HTTPClient, baseURLs: [Processor: String], timeoutMillis: Int64, logger: Logger) {
-        self.http = http
-        self.baseURLs = baseURLs.mapValues { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+    /// The default connection limit per processor (see the README's worker section for how it
+    /// was sized).
+    public static let defaultMaxConnections = 64
+
+    /// `baseURLs` are `http://host[:port][/prefix]`; a processor whose URL is missing or unusable
+    /// fails every call (nothing is sent).
+    public init(
+        eventLoop: any EventLoop, baseURLs: [Processor: String], timeoutMillis: Int64,
+        maxConnections: Int = ProcessorClient.defaultMaxConnections, logger: Logger
+    ) {
+        self.eventLoop = eventLoop
         self.timeout = .milliseconds(timeoutMillis)
         self.logger = logger
+        var endpoints: [Processor: ProcessorEndpoint] = [:]
+        var pools: [Processor: NIOLoopBoundBox<ProcessorConnectionPool>] = [:]
+        for (p, url) in baseURLs {
+            guard let endpoint = ProcessorEndpoint(url: url) else {
+                logger.error("unusable processor URL", metadata: ["processor": "\(p)", "url": "\(url)"])
+                continue
+            }
+            endpoints[p] = endpoint
+            let configuration = ProcessorConnectionPool.Configuration(
+                host: endpoint.host, port: endpoint.port, maxConnections: max(1, maxConnections))
+            pools[p] = NIOLoopBoundBox.makeBoxSendingValue(
+                ProcessorConnectionPool(configuration: configuration, eventLoop: eventLoop), eventLoop: eventLoop)
+        }
+        self.endpoints = endpoints
+        self.pools = pools
     }
 
-    /// A pool sized for `maxConnections` calls at once to each processor.
-    public static func makeHTTPClient(group: any EventLoopGroup, maxConnections: Int) -> HTTPClient {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool = .init(
-            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnections)
-        configuration.timeout = .init(connect: .milliseconds(1000))
-        // A refused connection must fail at once (about 2 ms), not after the connect timeout:
-        // nothing was sent, so the payment can go to the other processor right away.
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.httpVersion = .http1Only
-        configuration.decompression = .disabled
-        return HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
+    /// Sends one payment with the attempt's requestedAt. The future always succeeds, on `eventLoop`.
+    public func sendFuture(_ payment: QueuedPayment, attempt: PaymentRecord.Attempt) -> EventLoopFuture<CallOutcome> {
+        guard let endpoint = endpoints[attempt.processor], let pool = pools[attempt.processor] else {
+            return eventLoop.makeSucceededFuture(.failed)
+        }
+        let deadline = NIODeadline.now() + timeout
+        let logger = logger
+        @Sendable func call() -> EventLoopFuture<CallOutcome> {
+            let pool = pool.value
+            let request = endpoint.paymentRequest(
+                payment, requestedAt: attempt.requestedAt, allocator: pool.allocator)
+            return pool.execute(request, deadline: deadline).assumeIsolated()
+                .map { response in
+                    let outcome = ProcessorClient.outcome(status: response.status)
+                    if outcome == .failed && response.status != 500 && response.status != 429 {
+                        // The processor refused the request itself: it stored nothing.
+                        logger.error("processor refused payment", metadata: ["status": "\(response.status)"])
+                    }
+                    return outcome
+                }
+                .recover { error in (error as? ProcessorCallError)?.outcome ?? .unknown }
+                .nonisolated()
+        }
+        return eventLoop.inEventLoop ? call() : eventLoop.flatSubmit(call)
     }
 
     /// Sends one payment with the attempt's requestedAt.
     public func send(_ payment: QueuedPayment, attempt: PaymentRecord.Attempt) async -> CallOutcome {
-        guard let base = baseURLs[attempt.processor] else { return .failed }
-        var request = HTTPClientRequest(url: base + "/payments")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        let body =
-            "{\"correlationId\":\"\(payment.correlationID)\",\"amount\":\(payment.amount),\"requestedAt\":\"\(Timestamp.format(millis: attempt.requestedAt))\"}"
-        request.body = .bytes(ByteBuffer(string: body))
-        do {
-            let response = try await http.execute(request, timeout: timeout, logger: logger)
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            switch response.status.code {
-            case 200...299, 422: return .accepted
-            case 500, 429: return .failed
-            case 400..<500:
-                // The processor refused the request itself: it stored nothing.
-                logger.error("processor refused payment", metadata: ["status": "\(response.status.code)"])
-                return .failed
-            default: return .unknown
-            }
-        } catch {
-            return Self.classify(error)
-        }
+        (try? await sendFuture(payment, attempt: attempt).get()) ?? .unknown
     }
 
-    /// Errors raised before any byte of the request was written are definite failures; anything
-    /// after that (timeout, reset, closed) leaves the outcome unknown.
-    static func classify(_ error: any Error) -> CallOutcome {
-        if error is NIOConnectionError { return .failed }
-        if let e = error as? HTTPClientError, e == .connectTimeout || e == .invalidURL { return .failed }
-        if let e = error as? ChannelError, case .connectTimeout = e { return .failed }
-        if let e = error as? IOError, e.errnoCode == ECONNREFUSED || e.errnoCode == ENOENT { return .failed }
-        return .unknown
+    /// What a processor's status code means for the payment.
+    static func outcome(status: Int) -> CallOutcome {
+        switch status {
+        case 200...299, 422: .accepted
+        // 500: failing, nothing stored. 429: over its limit, not taken. Other 4xx: refused as sent.
+        case 400..<500, 500: .failed
+        default: .unknown
+        }
     }
 
     /// Calls the processor's health endpoint (rate-limited by the processor: call it rarely).
     public func health(_ p: Processor) async throws -> ProcessorHealth {
-        guard let base = baseURLs[p] else { throw HTTPClientError.invalidURL }
-        let request = HTTPClientRequest(url: base + "/payments/service-health")
+        guard let endpoint = endpoints[p], let pool = pools[p] else { throw ProcessorCallError.noURL }
         // The time asked, not answered: it is what the stack-wide gate spaces out, and the
         // processor's state at any later instant is at least as new.
         let askedAt = WallClock.nowMillis()
-        let response = try await http.execute(request, timeout: .seconds(6), logger: logger)
-        let body = try await response.body.collect(upTo: 16 * 1024)
-        guard response.status == .ok,
-            let members = body.withUnsafeReadableBytes({ JSONScanner.parseObject($0) })
-        else { throw HealthError.badAnswer(Int(response.status.code)) }
+        // The processor holds a call over its rate limit until the next 5 s window.
+        let deadline = NIODeadline.now() + .seconds(6)
+        let response = try await eventLoop.flatSubmit {
+            let pool = pool.value
+            return pool.execute(endpoint.healthRequest(allocator: pool.allocator), deadline: deadline)
+        }.get()
+        guard response.status == 200, let members = JSONScanner.parseObject(response.body) else {
+            throw HealthError.badAnswer(response.status)
+        }
         var failing: Bool?
         var minResponseTime: Int?
         for (key, value) in members {
@@ -94,4 +110,31 @@ public struct ProcessorClient: Sendable {
     }
 
     enum HealthError: Error { case badAnswer(Int) }
+
+    /// Closes every connection. Calls still waiting fail; calls in flight end unknown.
+    public func shutdown() async {
+        for (p, counts) in await connectionCounts() {
+            logger.info(
+                "processor connections",
+                metadata: ["processor": "\(p)", "made": "\(counts.made)", "peak": "\(counts.peak)"])
+        }
+        let pools = pools
+        try? await eventLoop.submit {
+            for pool in pools.values { pool.value.shutdown() }
+        }.get()
+    }
+
+    /// Connections made so far to each processor (for measurements).
+    public func connectionsMade() async -> [Processor: Int] {
+        await connectionCounts().mapValues(\.made)
+    }
+
+    /// Per processor: connections made so far, and the most open at once.
+    public func connectionCounts() async -> [Processor: (made: Int, peak: Int)] {
+        let pools = pools
+        let counts = try? await eventLoop.submit {
+            pools.mapValues { [$0.value.connectionsMade, $0.value.peakOpen] }
+        }.get()
+        return (counts ?? [:]).mapValues { (made: $0[0], peak: $0[1]) }
+    }
 }

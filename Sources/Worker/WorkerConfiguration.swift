@@ -24,6 +24,8 @@ public struct WorkerConfiguration: Sendable {
     public var drainMillis: Int = 10_000
     /// A processor call with no answer after this long is given up as ambiguous.
     public var requestTimeoutMillis: Int64 = 10_000
+    /// Keep-alive connections to each processor at most; calls beyond wait for a free one.
+    public var maxConnectionsPerProcessor: Int = ProcessorClient.defaultMaxConnections
     /// Routing thresholds (see `RoutingPolicy`).
     public var routing = RoutingPolicy()
     /// Health endpoint: at most one call per processor per this interval, stack-wide. Half a

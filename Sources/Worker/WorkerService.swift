@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Logging
 import NIOCore
 import PaymentStore
@@ -28,10 +27,9 @@ public struct WorkerService: Service {
         var blockingConfiguration = valkeyConfiguration
         blockingConfiguration.waitForConnection = .seconds(2)
         let blocking = ValkeyClient(configuration: blockingConfiguration, eventLoop: loop, logger: logger)
-        let http = ProcessorClient.makeHTTPClient(group: group, maxConnections: configuration.maxInFlight + 8)
         let processors = ProcessorClient(
-            http: http, baseURLs: configuration.processorURLs, timeoutMillis: configuration.requestTimeoutMillis,
-            logger: logger)
+            eventLoop: loop, baseURLs: configuration.processorURLs, timeoutMillis: configuration.requestTimeoutMillis,
+            maxConnections: configuration.maxConnectionsPerProcessor, logger: logger)
         let engine = WorkerEngine(
             configuration: configuration,
             store: PaymentStore(
@@ -40,7 +38,7 @@ public struct WorkerService: Service {
         return (
             engine,
             {
-                try? await http.shutdown()
+                await processors.shutdown()
                 await client.close()
                 await blocking.close()
             }

@@ -38,6 +38,13 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds before a processor call is given up as of unknown outcome.")
     var requestTimeoutMs: Int64 = 10_000
 
+    @Option(
+        help:
+            "Keep-alive connections to each processor at most; calls beyond wait for one. Env: MAX_CONNECTIONS."
+    )
+    var maxConnections: Int =
+        ProcessSupport.environment("MAX_CONNECTIONS").flatMap(Int.init) ?? ProcessorClient.defaultMaxConnections
+
     @Option(help: "A processor answering this slowly (ms) is avoided while the other is healthy.")
     var slowMs: Double = 1_500
 
@@ -68,14 +75,18 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         guard let endpoint = ValkeyEndpoint(parsing: valkey) else { throw ValidationError("bad --valkey: \(valkey)") }
         guard maxInFlight > 0 else { throw ValidationError("--max-in-flight must be positive") }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         let logger = ProcessSupport.logger(label: "rinha-worker", level: logLevel)
         var config = WorkerConfiguration(
             valkey: endpoint, workerID: workerID, processorURLs: [.default: defaultURL, .fallback: fallbackURL])
         config.keyPrefix = keyPrefix
         config.maxInFlight = maxInFlight
         config.requestTimeoutMillis = requestTimeoutMs
+        config.maxConnectionsPerProcessor = maxConnections
         config.routing.slowMillis = slowMs
-        config.routing.maxDefaultInFlight = maxDefaultInFlight ?? max(1, maxInFlight * 9 / 10)
+        // Beyond the pool's connections, calls to default would wait in the pool: overflowing them
+        // to fallback instead is what the limit is for.
+        config.routing.maxDefaultInFlight = maxDefaultInFlight ?? min(maxConnections, max(1, maxInFlight * 9 / 10))
         config.healthIntervalMillis = healthIntervalMs
         config.retention = Retention(millis: retentionSeconds * 1000)
         config.claimLingerMillis = max(0, claimLingerMs)

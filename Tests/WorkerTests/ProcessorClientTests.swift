@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -107,17 +106,16 @@ final class TestHTTPServer: Sendable {
     }
 }
 
-/// A ProcessorClient (configured as in production by `makeHTTPClient`) whose processors are
-/// `defaultURL` and `fallbackURL`, on an event loop of its own, for one test.
+/// A ProcessorClient (configured as in production) whose processors are `defaultURL` and
+/// `fallbackURL`, on an event loop of `group`, for one test.
 func withProcessorClient(
     default defaultURL: String, fallback fallbackURL: String = "http://127.0.0.1:1",
-    timeoutMillis: Int64 = 5_000,
+    timeoutMillis: Int64 = 5_000, maxConnections: Int = 4,
     group: any EventLoopGroup, _ body: (ProcessorClient) async throws -> Void
 ) async throws {
-    let http = ProcessorClient.makeHTTPClient(group: group, maxConnections: 4)
     let client = ProcessorClient(
-        http: http, baseURLs: [.default: defaultURL, .fallback: fallbackURL],
-        timeoutMillis: timeoutMillis,
+        eventLoop: group.next(), baseURLs: [.default: defaultURL, .fallback: fallbackURL],
+        timeoutMillis: timeoutMillis, maxConnections: maxConnections,
         logger: Logger(label: "processor-client-test"))
     var failure: (any Error)?
     do {
@@ -125,7 +123,7 @@ func withProcessorClient(
     } catch {
         failure = error
     }
-    try await http.shutdown()
+    await client.shutdown()
     if let failure { throw failure }
 }
 
@@ -227,7 +225,9 @@ struct ProcessorClientTests {
 
     @Test("no answer before the timeout is unknown: the processor may have the payment")
     func timeoutIsUnknown() async throws {
-        try await withProcessor(.hang, timeoutMillis: 200) { client, server in
+        // Long enough to connect and write on a loaded machine: a deadline that passes before the
+        // write is a definite failure instead.
+        try await withProcessor(.hang, timeoutMillis: 1_000) { client, server in
             let start = ContinuousClock.now
             let got = await client.send(payment, attempt: sentAttempt)
             #expect(got == .unknown)
@@ -276,12 +276,16 @@ struct ProcessorClientTests {
 
     @Test("a processor with no URL is a definite failure")
     func noURL() async throws {
-        let http = ProcessorClient.makeHTTPClient(
-            group: MultiThreadedEventLoopGroup.singleton, maxConnections: 1)
         let client = ProcessorClient(
-            http: http, baseURLs: [:], timeoutMillis: 100, logger: Logger(label: "processor-client-test"))
+            eventLoop: MultiThreadedEventLoopGroup.singleton.next(), baseURLs: [.fallback: "https://127.0.0.1:1"],
+            timeoutMillis: 100, logger: Logger(label: "processor-client-test"))
         #expect(await client.send(payment, attempt: sentAttempt) == .failed)
-        try await http.shutdown()
+        // An unusable URL is no URL.
+        var a = sentAttempt
+        a.processor = .fallback
+        #expect(await client.send(payment, attempt: a) == .failed)
+        await #expect(throws: ProcessorCallError.noURL) { try await client.health(.default) }
+        await client.shutdown()
     }
 
     @Test("health reads failing and minResponseTime")
@@ -312,39 +316,46 @@ struct ProcessorClientTests {
     }
 }
 
-@Suite("ProcessorClient.classify")
+@Suite("ProcessorClient outcomes")
 struct ClassifyTests {
     @Test("errors raised before anything was written are definite failures")
     func definite() {
-        #expect(ProcessorClient.classify(HTTPClientError.connectTimeout) == .failed)
-        #expect(ProcessorClient.classify(HTTPClientError.invalidURL) == .failed)
-        #expect(ProcessorClient.classify(ChannelError.connectTimeout(.seconds(1))) == .failed)
-        #expect(
-            ProcessorClient.classify(IOError(errnoCode: ECONNREFUSED, reason: "connect")) == .failed)
-        #expect(ProcessorClient.classify(IOError(errnoCode: ENOENT, reason: "connect")) == .failed)
+        for error in [ProcessorCallError.noURL, .connectFailed, .notWritten, .expiredInQueue, .shutdown] {
+            #expect(error.outcome == .failed, "\(error)")
+        }
     }
 
     @Test("errors after the request may have been written leave the outcome unknown")
     func ambiguous() {
-        #expect(ProcessorClient.classify(HTTPClientError.deadlineExceeded) == .unknown)
-        #expect(ProcessorClient.classify(HTTPClientError.readTimeout) == .unknown)
-        #expect(ProcessorClient.classify(HTTPClientError.remoteConnectionClosed) == .unknown)
-        #expect(ProcessorClient.classify(ChannelError.ioOnClosedChannel) == .unknown)
-        #expect(ProcessorClient.classify(ChannelError.eof) == .unknown)
-        #expect(ProcessorClient.classify(IOError(errnoCode: ECONNRESET, reason: "read")) == .unknown)
-        #expect(ProcessorClient.classify(IOError(errnoCode: EPIPE, reason: "write")) == .unknown)
-        #expect(ProcessorClient.classify(CancellationError()) == .unknown)
+        for error in [ProcessorCallError.timedOut, .closed, .malformedResponse] {
+            #expect(error.outcome == .unknown, "\(error)")
+        }
     }
 
-    @Test("a refused connect from NIO's own bootstrap is a definite failure")
-    func refusedBootstrap() async throws {
+    @Test("statuses map as the processors mean them")
+    func statuses() {
+        #expect(ProcessorClient.outcome(status: 200) == .accepted)
+        #expect(ProcessorClient.outcome(status: 299) == .accepted)
+        #expect(ProcessorClient.outcome(status: 422) == .accepted)
+        #expect(ProcessorClient.outcome(status: 500) == .failed)
+        #expect(ProcessorClient.outcome(status: 429) == .failed)
+        #expect(ProcessorClient.outcome(status: 499) == .failed)
+        #expect(ProcessorClient.outcome(status: 501) == .unknown)
+        #expect(ProcessorClient.outcome(status: 100) == .unknown)
+        #expect(ProcessorClient.outcome(status: 302) == .unknown)
+    }
+
+    @Test("a refused connect is a definite failure, at once")
+    func refusedPool() async throws {
         let port = try await closedPort()
-        do {
-            _ = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: port).get()
-            Issue.record("connected to a closed port")
-        } catch {
-            #expect(ProcessorClient.classify(error) == .failed, "\(type(of: error)): \(error)")
-        }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let result = try await loop.flatSubmit {
+            let pool = ProcessorConnectionPool(
+                configuration: .init(host: "127.0.0.1", port: port, maxConnections: 2), eventLoop: loop)
+            return pool.execute(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"), deadline: .now() + .seconds(5))
+                .map { _ in ProcessorCallError?.none }
+                .recover { $0 as? ProcessorCallError }
+        }.get()
+        #expect(result == .connectFailed)
     }
 }

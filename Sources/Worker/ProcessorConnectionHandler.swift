@@ -1,0 +1,120 @@
+import NIOCore
+
+/// Hears when a processor connection is free again, or gone for good (told once).
+protocol ProcessorConnectionDelegate: AnyObject {
+    func connectionIdle(_ connection: ProcessorConnectionHandler)
+    func connectionClosed(_ connection: ProcessorConnectionHandler)
+}
+
+/// The one handler of a processor connection's pipeline: writes a call's request bytes, frames
+/// the answer and resolves the call's promise, following `ProcessorConnectionStateMachine`.
+/// The pool drives it directly on the connection's event loop and hears back through `delegate`.
+final class ProcessorConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    weak var delegate: (any ProcessorConnectionDelegate)?
+    private var stateMachine = ProcessorConnectionStateMachine()
+    private var context: ChannelHandlerContext?
+    private var promise: EventLoopPromise<ProcessorResponse>?
+    private var timer: Scheduled<Void>?
+    private var reportedClosed = false
+    /// When the connection last finished a call (for the pool's idle limit).
+    private(set) var idleSince = NIODeadline.now()
+
+    var isClosed: Bool { stateMachine.state == .closed }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// Sends one request; `promise` gets the answer or a `ProcessorCallError`.
+    func execute(_ request: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<ProcessorResponse>) {
+        let action = stateMachine.send()
+        guard case .write = action, let context else {
+            if case .reject(let error) = action {
+                promise.fail(error)
+            } else {
+                // Not in a pipeline yet or any more: nothing was written.
+                promise.fail(ProcessorCallError.notWritten)
+            }
+            return
+        }
+        self.promise = promise
+        let loop = context.eventLoop.assumeIsolated()
+        timer = loop.scheduleTask(deadline: deadline) { [self] in
+            timer = nil
+            perform(stateMachine.timedOut())
+        }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .success: stateMachine.writeSucceeded()
+            case .failure: perform(stateMachine.writeFailed())
+            }
+        }
+        context.writeAndFlush(wrapOutboundOut(request), promise: written)
+    }
+
+    /// Closes the connection; an in-flight call ends as `closed`.
+    func close() {
+        context?.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        perform(stateMachine.read(unwrapInboundIn(data)))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        perform(stateMachine.errorCaught())
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        perform(stateMachine.closed())
+        // Closed by the server while idle: dropped without a word.
+        reportClosed()
+        context.fireChannelInactive()
+    }
+
+    private func perform(_ action: ProcessorConnectionStateMachine.Action) {
+        switch action {
+        case .none, .write, .reject:
+            return
+        case .succeed(let response):
+            let promise = takeCall()
+            idleSince = .now()
+            // The pool learns first, so that a call resolved here that queues the next one finds
+            // this connection free.
+            delegate?.connectionIdle(self)
+            promise?.succeed(response)
+        case .succeedAndClose(let response):
+            let promise = takeCall()
+            closeAndReport()
+            promise?.succeed(response)
+        case .failAndClose(let error):
+            let promise = takeCall()
+            closeAndReport()
+            promise?.fail(error)
+        case .close:
+            closeAndReport()
+        }
+    }
+
+    private func takeCall() -> EventLoopPromise<ProcessorResponse>? {
+        timer?.cancel()
+        timer = nil
+        defer { promise = nil }
+        return promise
+    }
+
+    private func closeAndReport() {
+        context?.close(promise: nil)
+        reportClosed()
+    }
+
+    private func reportClosed() {
+        guard !reportedClosed else { return }
+        reportedClosed = true
+        delegate?.connectionClosed(self)
+    }
+}
