@@ -21,9 +21,15 @@ final class ClientConnectionHandler<Strategy: BalancingStrategy>: ChannelDuplexH
     /// A read the channel asked for while reading was paused.
     private var readPending = false
     private var timer: Scheduled<Void>?
+    /// Tells the connection tracker whether this connection may be closed to make room.
+    private let activity: ConnectionActivity?
+    private var reportedIdle = true
+    /// The part of the pool's `bufferedRequestBytes` that is this connection's `inbound`.
+    private var accountedBytes = 0
 
-    init(pool: UpstreamPool<Strategy>, now: NIODeadline = .now()) {
+    init(pool: UpstreamPool<Strategy>, activity: ConnectionActivity? = nil, now: NIODeadline = .now()) {
         self.pool = pool
+        self.activity = activity
         let configuration = pool.configuration
         machine = ClientConnectionStateMachine(
             now: now,
@@ -41,6 +47,8 @@ final class ClientConnectionHandler<Strategy: BalancingStrategy>: ChannelDuplexH
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        inbound = nil
+        updateAccounting()
         timer?.cancel()
         timer = nil
     }
@@ -53,11 +61,24 @@ final class ClientConnectionHandler<Strategy: BalancingStrategy>: ChannelDuplexH
             inbound!.writeBuffer(&bytes)
         }
         processInbound(context: context)
+        // Over the loop's budget, the connection that holds an unfinished request and just
+        // asked for more is shed; one waiting for its answer just stops being read (`mayRead`).
+        if pool.bufferedRequestBytes > pool.configuration.maxBufferedRequestBytes, machine.isReceiving,
+            inbound != nil
+        {
+            machine.refusedRequest()
+            inbound = nil
+            updateAccounting()
+            let response = MessageRewriter.gatewayResponse(
+                .serviceUnavailable, keepAlive: false, clientIsHTTP10: false, allocator: context.channel.allocator)
+            writeAndClose(response, context: context)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         machine.channelClosed()
         inbound = nil
+        updateAccounting()
         timer?.cancel()
         timer = nil
         context.fireChannelInactive()
@@ -99,7 +120,11 @@ final class ClientConnectionHandler<Strategy: BalancingStrategy>: ChannelDuplexH
         // loop below takes the next pipelined request instead, so the stack stays flat.
         guard !processing else { return }
         processing = true
-        defer { processing = false }
+        defer {
+            processing = false
+            updateAccounting()
+            updateActivity()
+        }
         // A client that does not read its answers gets no new ones: memory stays bounded.
         while machine.isReceiving, context.channel.isWritable, inbound != nil {
             let outcome = inbound!.withUnsafeReadableBytes { framer.parse($0) }
@@ -116,6 +141,7 @@ final class ClientConnectionHandler<Strategy: BalancingStrategy>: ChannelDuplexH
             case .failed(let error):
                 machine.refusedRequest()
                 inbound = nil
+                updateAccounting()
                 let response = MessageRewriter.gatewayResponse(
                     error.status, keepAlive: false, clientIsHTTP10: false,
                     allocator: context.channel.allocator)
@@ -190,7 +216,30 @@ final class ClientConnectionHandler<Strategy: BalancingStrategy>: ChannelDuplexH
     /// time, and the limit still bounds what a pipelining client can make the gateway hold.
     private func mayRead(context: ChannelHandlerContext) -> Bool {
         guard context.channel.isWritable else { return false }
-        return machine.isReceiving || (inbound?.readableBytes ?? 0) < Self.readAheadLimit
+        if machine.isReceiving { return true }
+        guard let inbound else { return true }
+        return inbound.readableBytes < Self.readAheadLimit
+            && pool.bufferedRequestBytes <= pool.configuration.maxBufferedRequestBytes
+    }
+
+    /// Keeps the pool's total of held request bytes up to date with this connection's share
+    /// (the capacity of `inbound`: what it keeps allocated, not just what it has read).
+    private func updateAccounting() {
+        let now = inbound?.capacity ?? 0
+        if now != accountedBytes {
+            pool.bufferedRequestBytes += now - accountedBytes
+            accountedBytes = now
+        }
+    }
+
+    /// Idle (the tracker may close it to make room): between requests with nothing received.
+    private func updateActivity() {
+        guard let activity else { return }
+        let idle = machine.isIdle && inbound == nil
+        if idle != reportedIdle {
+            reportedIdle = idle
+            activity.set(idle: idle)
+        }
     }
 
     private static var readAheadLimit: Int { 16 * 1024 }

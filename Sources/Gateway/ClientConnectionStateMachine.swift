@@ -50,6 +50,12 @@ struct ClientConnectionStateMachine {
         }
     }
 
+    /// Between requests: nothing of the next one received yet.
+    var isIdle: Bool {
+        if case .idle = state { return true }
+        return false
+    }
+
     mutating func receivedPartialRequest(now: NIODeadline) {
         if case .idle = state { state = .reading(since: now) }
     }

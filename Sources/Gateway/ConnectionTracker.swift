@@ -1,17 +1,42 @@
+import Atomics
 import NIOCore
 
+/// Whether a client connection is between requests (nothing of a request received, no answer
+/// pending). Its handler sets it on its own event loop; the tracker reads it on the listener's
+/// to pick a connection it may close to make room.
+final class ConnectionActivity: Sendable {
+    private let idle = ManagedAtomic<Bool>(true)
+
+    var isIdle: Bool { idle.load(ordering: .relaxed) }
+
+    func set(idle value: Bool) { idle.store(value, ordering: .relaxed) }
+}
+
 /// Sits in the listening channel's pipeline and sees every accepted connection: it enforces the
-/// connection limit (a connection over it is closed at once, before any byte is read) and knows
-/// which connections to tell to finish when the gateway shuts down. Only touched on the listening
-/// channel's event loop.
+/// connection limit and knows which connections to tell to finish when the gateway shuts down.
+/// At the limit, a new connection replaces the oldest idle one, so that idle sockets (an attack,
+/// or clients that keep connections they never use) cannot lock out new clients; when every
+/// connection has a request in progress the new one is closed at once, before any byte is read.
+/// Only touched on the listening channel's event loop.
 final class ConnectionTracker: ChannelInboundHandler {
     typealias InboundIn = any Channel
     typealias InboundOut = any Channel
 
+    private struct Entry {
+        let channel: any Channel
+        /// Set once the connection's handler is in place; until then it counts as busy.
+        var activity: ConnectionActivity?
+    }
+
     private let maxConnections: Int
-    private var children: [ObjectIdentifier: any Channel] = [:]
+    private var children: [ObjectIdentifier: Entry] = [:]
+    /// Connections in accept order, oldest first, with closed ones removed lazily.
+    private var order = CircularBuffer<ObjectIdentifier>()
     private var shutdownPromise: EventLoopPromise<Void>?
     private var serverChannel: (any Channel)?
+    /// Idle connections closed to make room, and new ones refused at the limit.
+    private(set) var evicted = 0
+    private(set) var refused = 0
 
     init(maxConnections: Int) { self.maxConnections = maxConnections }
 
@@ -21,21 +46,54 @@ final class ConnectionTracker: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let child = unwrapInboundIn(data)
-        guard shutdownPromise == nil, children.count < maxConnections else {
+        guard shutdownPromise == nil, children.count < maxConnections || makeRoom() else {
+            refused += 1
             child.close(promise: nil)
             return
         }
         let id = ObjectIdentifier(child)
-        children[id] = child
+        children[id] = Entry(channel: child, activity: nil)
+        order.append(id)
+        if order.count > 2 * children.count + 64 {
+            order = CircularBuffer(order.filter { children[$0] != nil })
+        }
         let tracker = NIOLoopBound(self, eventLoop: context.eventLoop)
         child.closeFuture.whenComplete { _ in
-            tracker.eventLoop.execute { tracker.value.removed(id) }
+            tracker.eventLoop.execute { tracker.value.removed(child) }
         }
         context.fireChannelRead(data)
     }
 
-    private func removed(_ id: ObjectIdentifier) {
-        children[id] = nil
+    /// The connection's handler reports how to see whether it is idle.
+    func attach(_ child: any Channel, activity: ConnectionActivity) {
+        let id = ObjectIdentifier(child)
+        guard let entry = children[id], entry.channel === child else { return }
+        children[id]!.activity = activity
+    }
+
+    /// Closes the oldest idle connection among the first few in accept order (busy ones go to the
+    /// back), so that the cost per accept stays small however many connections are open.
+    private func makeRoom() -> Bool {
+        var looked = 0
+        while looked < 64, let id = order.popFirst() {
+            guard let entry = children[id] else { continue }
+            looked += 1
+            if entry.activity?.isIdle == true {
+                children[id] = nil
+                evicted += 1
+                entry.channel.close(promise: nil)
+                return true
+            }
+            order.append(id)
+        }
+        return false
+    }
+
+    private func removed(_ child: any Channel) {
+        let id = ObjectIdentifier(child)
+        if let entry = children[id], entry.channel === child {
+            children[id] = nil
+        }
         if children.isEmpty, let promise = shutdownPromise {
             promise.succeed()
         }
@@ -51,14 +109,14 @@ final class ConnectionTracker: ChannelInboundHandler {
         if children.isEmpty {
             promise.succeed()
         } else {
-            for child in children.values {
-                child.pipeline.fireUserInboundEventTriggered(GatewayQuiesceEvent())
+            for entry in children.values {
+                entry.channel.pipeline.fireUserInboundEventTriggered(GatewayQuiesceEvent())
             }
         }
         return promise.futureResult
     }
 
     func closeAll() {
-        for child in children.values { child.close(promise: nil) }
+        for entry in children.values { entry.channel.close(promise: nil) }
     }
 }

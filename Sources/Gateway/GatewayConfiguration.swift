@@ -16,10 +16,17 @@ public struct GatewayConfiguration: Sendable {
 
     /// Largest request head (request line and headers), in bytes; beyond it: 431.
     public var maxHeaderBytes: Int = 8 * 1024
-    /// Largest request body, in bytes as sent (chunk framing included); beyond it: 413.
-    public var maxBodyBytes: Int = 1024 * 1024
-    /// Largest upstream response, in bytes; beyond it the client gets a 502.
-    public var maxResponseBytes: Int = 8 * 1024 * 1024
+    /// Largest request body, in bytes as sent (chunk framing included); beyond it: 413, at once
+    /// when a `Content-Length` announces it. The API refuses bodies over 1 KiB (a payment is about
+    /// 70 bytes), so a few KiB lets the API give its own answer while nothing larger is held here.
+    public var maxBodyBytes: Int = 4 * 1024
+    /// Largest upstream response, in bytes; beyond it the client gets a 502. The API's largest
+    /// answer (a summary) is a few hundred bytes.
+    public var maxResponseBytes: Int = 64 * 1024
+    /// Bytes of unfinished requests the connections of one event loop may hold together; a
+    /// connection whose bytes would go beyond is answered 503 and closed. Bounds what many slow
+    /// senders cost in total, where the per-request limits bound one of them.
+    public var maxBufferedRequestBytes: Int = 4 * 1024 * 1024
     /// Time a client has to send a whole request once its first byte arrived.
     public var headerTimeout: TimeAmount = .seconds(10)
     /// Time a keep-alive client connection may stay without a request (or not reading its answer).
@@ -27,8 +34,9 @@ public struct GatewayConfiguration: Sendable {
     /// Time an upstream has to answer a request once it was written; then 504.
     public var upstreamTimeout: TimeAmount = .seconds(30)
     public var upstreamConnectTimeout: TimeAmount = .seconds(1)
-    /// Client connections open at once; further ones are closed on accept.
-    public var maxConnections: Int = 10_000
+    /// Client connections open at once. At the limit a new connection takes the place of the
+    /// oldest idle one (no request in progress); if there is none it is closed on accept.
+    public var maxConnections: Int = 2048
     /// Idle keep-alive connections kept per upstream and per thread.
     public var maxIdleConnectionsPerUpstream: Int = 1024
     /// How long a failed upstream stays out of service before it is tried again.

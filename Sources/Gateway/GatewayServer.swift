@@ -93,12 +93,24 @@ public final class GatewayServer: Sendable {
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
+            // A request is a few hundred bytes: small read buffers, and a ceiling on what one
+            // read can add to a connection's unfinished request before the limits are checked.
+            .childChannelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1024, maximum: 16384)
+            )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard let pool = allPools.first(where: { $0.eventLoop === channel.eventLoop }) else {
                         throw GatewayError.invalidConfiguration("connection on a foreign event loop")
                     }
-                    try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(pool: pool.value))
+                    let activity = ConnectionActivity()
+                    try channel.pipeline.syncOperations.addHandler(
+                        ClientConnectionHandler(pool: pool.value, activity: activity))
+                    if tracker.eventLoop.inEventLoop {
+                        tracker.value.attach(channel, activity: activity)
+                    } else {
+                        tracker.eventLoop.execute { tracker.value.attach(channel, activity: activity) }
+                    }
                 }
             }
         let channel = try await bootstrap.bind(
@@ -146,6 +158,11 @@ public final class GatewayServer: Sendable {
     /// Client connections open now.
     public func openConnections() async throws -> Int {
         try await tracker.eventLoop.submit { [tracker] in tracker.value.openConnections }.get()
+    }
+
+    /// Connections closed at the limit: idle ones that made room, and new ones refused.
+    public func connectionsShed() async throws -> (evicted: Int, refused: Int) {
+        try await tracker.eventLoop.submit { [tracker] in (tracker.value.evicted, tracker.value.refused) }.get()
     }
 
     /// Stops accepting, lets requests in progress finish (up to the grace period), then closes

@@ -9,6 +9,9 @@ final class UpstreamPool<Strategy: BalancingStrategy> {
     let table: UpstreamTable
     let configuration: GatewayConfiguration
     private var strategy: Strategy
+    /// Bytes held by the client connections of this loop for requests not yet forwarded
+    /// (`GatewayConfiguration.maxBufferedRequestBytes` bounds it).
+    var bufferedRequestBytes = 0
     /// Idle connections per upstream; the most recently used is reused first, so that surplus
     /// connections stay idle (and are trimmed) instead of all being kept warm.
     private var idle: [[UpstreamConnectionHandler<Strategy>]]

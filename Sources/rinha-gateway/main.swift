@@ -38,11 +38,14 @@ struct RinhaGateway: AsyncParsableCommand {
     @Option(help: "Largest request head in bytes (431 beyond). Default 8192.")
     var maxHeaderBytes: Int?
 
-    @Option(help: "Largest request body in bytes (413 beyond). Default 1048576.")
+    @Option(help: "Largest request body in bytes (413 beyond). Default 4096.")
     var maxBodyBytes: Int?
 
-    @Option(help: "Largest upstream response in bytes (502 beyond). Default 8388608.")
+    @Option(help: "Largest upstream response in bytes (502 beyond). Default 65536.")
     var maxResponseBytes: Int?
+
+    @Option(help: "Bytes of unfinished requests all connections of a thread may hold (503 beyond). Default 4194304.")
+    var maxBufferedRequestBytes: Int?
 
     @Option(help: "Seconds a client has to send a whole request. Default 10.")
     var headerTimeout: Double?
@@ -53,7 +56,7 @@ struct RinhaGateway: AsyncParsableCommand {
     @Option(help: "Seconds an upstream has to answer (504 beyond). Default 30.")
     var upstreamTimeout: Double?
 
-    @Option(help: "Client connections open at once. Default 10000.")
+    @Option(help: "Client connections open at once; at the limit the oldest idle one makes room. Default 2048.")
     var maxConnections: Int?
 
     @Option(help: "Idle connections kept per upstream and thread. Default 1024.")
@@ -104,6 +107,7 @@ struct RinhaGateway: AsyncParsableCommand {
         if let maxHeaderBytes { config.maxHeaderBytes = maxHeaderBytes }
         if let maxBodyBytes { config.maxBodyBytes = maxBodyBytes }
         if let maxResponseBytes { config.maxResponseBytes = maxResponseBytes }
+        if let maxBufferedRequestBytes { config.maxBufferedRequestBytes = maxBufferedRequestBytes }
         if let headerTimeout { config.headerTimeout = .nanoseconds(Int64(headerTimeout * 1e9)) }
         if let idleTimeout { config.idleTimeout = .nanoseconds(Int64(idleTimeout * 1e9)) }
         if let upstreamTimeout { config.upstreamTimeout = .nanoseconds(Int64(upstreamTimeout * 1e9)) }

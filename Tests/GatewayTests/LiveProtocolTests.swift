@@ -72,26 +72,84 @@ struct LiveProtocolTests {
         }
     }
 
-    @Test("connections beyond the limit are closed at once; freed slots are reusable")
-    func connectionLimit() async throws {
+    @Test("at the connection limit a new connection replaces the oldest idle one")
+    func connectionLimitEvictsIdle() async throws {
         try await withLiveStack(configure: { $0.maxConnections = 2 }) { stack in
             let port = stack.port
             let results = try await blocking {
-                let first = try RawClient(port: port)
+                let first = try RawClient(port: port, timeoutSeconds: 2)
                 let second = try RawClient(port: port)
                 let s1 = try first.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
                 let s2 = try second.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
+                // Both are idle now; the newcomer is served and the oldest is closed for it.
+                let third = try RawClient(port: port)
+                let s3 = try third.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
+                let s2Again = try second.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
+                return (s1, s2, s3, first.waitForClose(), s2Again)
+            }
+            #expect(results.0 == 200 && results.1 == 200 && results.2 == 200)
+            #expect(results.3, "the oldest idle connection was closed")
+            #expect(results.4 == 200, "the younger idle connection was kept")
+            let shed = try await stack.server.connectionsShed()
+            #expect(shed.evicted == 1 && shed.refused == 0)
+        }
+    }
+
+    @Test("at the connection limit with every connection mid-request, new ones are closed at once")
+    func connectionLimitRefusesWhenBusy() async throws {
+        try await withLiveStack(configure: { $0.maxConnections = 2 }) { stack in
+            let port = stack.port
+            let results = try await blocking {
+                // Two requests in progress (head sent, body not yet): neither may be closed.
+                let first = try RawClient(port: port)
+                let second = try RawClient(port: port)
+                first.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n")
+                second.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n")
+                usleep(100_000)
                 let third = try RawClient(port: port, timeoutSeconds: 2)
                 third.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
                 let thirdClosed = third.waitForClose()
-                return (s1, s2, thirdClosed)
+                first.send("ab")
+                second.send("cd")
+                return (thirdClosed, try first.readResponse().bodyText, try second.readResponse().bodyText)
             }
-            #expect(results.0 == 200 && results.1 == 200 && results.2)
-            _ = try await eventually { try await stack.server.openConnections() == 0 }
+            #expect(results.0)
+            #expect(results.1 == "ab" && results.2 == "cd")
+            let shed = try await stack.server.connectionsShed()
+            #expect(shed.evicted == 0 && shed.refused == 1)
+            // Both are idle now: a newcomer takes the place of one of them.
             let status = try await blocking {
                 try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
             }
             #expect(status == 200)
+        }
+    }
+
+    @Test("unfinished requests beyond the loop's byte budget are refused with 503; others go on")
+    func bufferedBytesBudget() async throws {
+        try await withLiveStack(configure: {
+            $0.maxBodyBytes = 64 * 1024
+            $0.maxBufferedRequestBytes = 20 * 1024
+        }) { stack in
+            let port = stack.port
+            let results = try await blocking {
+                let head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 13000\r\n\r\n"
+                let first = try RawClient(port: port)
+                first.send(Array(head.utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 12_000))
+                usleep(100_000)
+                // 12 KB held by each would exceed 20 KiB together: the second is shed.
+                let second = try RawClient(port: port)
+                second.send(Array(head.utf8) + [UInt8](repeating: UInt8(ascii: "b"), count: 12_000))
+                let shed = try second.readResponse()
+                let secondClosed = second.waitForClose()
+                let small = try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
+                first.send([UInt8](repeating: UInt8(ascii: "a"), count: 1000))
+                let completed = try first.readResponse()
+                return (shed.status, secondClosed, small, completed.status, completed.body.count)
+            }
+            #expect(results.0 == 503 && results.1)
+            #expect(results.2 == 200)
+            #expect(results.3 == 200 && results.4 == 13000)
         }
     }
 
@@ -139,7 +197,10 @@ struct LiveProtocolTests {
 
     @Test("large, empty and chunked bodies cross intact both ways; HEAD has no body")
     func bodies() async throws {
-        try await withLiveStack(configure: { $0.maxBodyBytes = 1 << 20 }) { stack in
+        try await withLiveStack(configure: {
+            $0.maxBodyBytes = 1 << 20
+            $0.maxResponseBytes = 8 << 20
+        }) { stack in
             let port = stack.port
             try await blocking {
                 let client = try RawClient(port: port)
