@@ -115,6 +115,17 @@ def ensure_daemon(timeout=60):
     if os.geteuid() != 0:
         raise Unavailable("no Docker daemon answers and starting dockerd needs root")
     STATE.mkdir(parents=True, exist_ok=True)
+    pidfile = Path("/var/run/docker.pid")
+    if pidfile.exists():
+        # A daemon that died without cleaning up (e.g. ended with its session) leaves its pid
+        # file, and dockerd refuses to start while it exists.
+        try:
+            pid = int(pidfile.read_text().strip() or 0)
+        except ValueError:
+            pid = 0
+        stale = pid <= 0 or not localstack.alive(pid)
+        if stale:
+            pidfile.unlink()
     log_path = STATE / "dockerd.log"
     log(f"starting dockerd (log: {log_path})")
     with open(log_path, "ab") as f:
@@ -134,6 +145,14 @@ def ensure_daemon(timeout=60):
     tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
     lines = [line for line in tail if "level=error" in line or "level=fatal" in line] or tail
     raise Unavailable("dockerd did not start: " + " | ".join(lines[-3:]))
+
+
+def docker_build(args):
+    """`docker build` with the engine's classic builder (BuildKit would need the buildx plugin and,
+    for `# syntax=` lines, a registry); its output only when it fails."""
+    res = out(["docker", "build", *args], env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    if res.returncode != 0:
+        raise RuntimeError(f"docker build {' '.join(args)} failed:\n{(res.stdout + res.stderr)[-2000:]}")
 
 
 def image_exists(name):
@@ -218,7 +237,7 @@ def ensure_valkey_image(name):
         for b in ("valkey-server", "valkey-cli"):
             shutil.copy2(localstack.valkey_bin(b), Path(ctx) / b)
         (Path(ctx) / "Dockerfile").write_text(VALKEY_DOCKERFILE)
-        run(["docker", "build", "-q", "-t", name, ctx], stdout=subprocess.DEVNULL)
+        docker_build(["-t", name, ctx])
 
 
 # ---------------------------------------------------------------- app image
@@ -249,8 +268,7 @@ def build_app_image(name=None):
     name = name or app_image()
     stage_binaries()
     log(f"building {name} (Dockerfile.prebuilt: the release binaries of this machine)")
-    run(["docker", "build", "-q", "-f", str(ROOT / "Dockerfile.prebuilt"), "-t", name, str(ROOT)],
-        stdout=subprocess.DEVNULL, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    docker_build(["-f", str(ROOT / "Dockerfile.prebuilt"), "-t", name, str(ROOT)])
 
 
 def prepare():
