@@ -318,7 +318,8 @@ def start_simulators():
             stdout=subprocess.DEVNULL)
     for proc, (name, port, _) in SIMULATORS.items():
         deadline = time.time() + 30
-        while not http_ok(port, "/payments/service-health"):
+        # Not /payments/service-health: its rate limit would then refuse the workers' first poll.
+        while not http_ok(port, "/admin/payments-summary", {"X-Rinha-Token": TOKEN}):
             if time.time() > deadline:
                 raise RuntimeError(f"{name} does not answer on 127.0.0.1:{port}")
             time.sleep(0.2)
@@ -332,8 +333,18 @@ def up():
     start_simulators()
     log(f"docker compose up -d --wait (RINHA_IMAGE={app_image()} VALKEY_IMAGE={valkey_image()})")
     STATE.mkdir(parents=True, exist_ok=True)
-    (STATE / "up.json").write_text(json.dumps({"started": time.time()}))
-    res = compose("up", "-d", "--no-build", "--wait", "--wait-timeout", "120", check=False)
+    # The engine keeps only its last 256 events (health checks make several a second): the start
+    # order is recorded while it happens, for the tests.
+    with open(STATE / "up-events.jsonl", "w") as events_file:
+        events = subprocess.Popen(["docker", "events", "--filter", f"label=com.docker.compose.project={PROJECT}",
+                                   "--format", "{{json .}}"], stdout=events_file, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)  # subscribed before the first container starts
+        res = compose("up", "-d", "--no-build", "--wait", "--wait-timeout", "120", check=False)
+    finally:
+        time.sleep(0.3)
+        events.terminate()
+        events.wait()
     if res.returncode != 0:
         compose("ps", "-a", check=False)
         compose("logs", "--tail", "20", check=False)
