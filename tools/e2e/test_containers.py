@@ -119,21 +119,23 @@ def test_sigterm_through_docker_compose_stop_hands_payments_back(clean):
         clean.set_processor(p, delay=5000)
     acked, counts = burst(clean.gateway, n, threads=32)
     assert len(acked) == n, counts
-    t0 = time.time()
-    cs.compose("stop", "worker1", "worker2")
-    stopped_in = time.time() - t0
-    for w in ("worker1", "worker2"):
-        state = info(w)["State"]
-        assert not state["Running"] and state["ExitCode"] == 0, (w, state)  # not SIGKILLed at the grace's end
-        assert clean.valkey("llen", f"rinha:processing:{w}") == "0", w
-    assert stopped_in < 15, stopped_in
-    s = clean.gateway.summary()
-    booked = s["default"]["totalRequests"] + s["fallback"]["totalRequests"]
-    assert booked < n, "the stop landed too late to test anything"
-    assert int(clean.valkey("llen", "rinha:queue")) == n - booked  # Valkey holds the rest, once each
-    for p in ("default", "fallback"):
-        clean.set_processor(p, delay=0)
-    cs.compose("start", "worker1", "worker2")
+    try:
+        cs.compose("stop", "worker1", "worker2")  # SIGTERM, then SIGKILL after stop_grace_period
+        for w in ("worker1", "worker2"):
+            state = info(w)["State"]
+            assert not state["Running"] and state["ExitCode"] == 0, (w, state)  # drained, not SIGKILLed
+            assert clean.valkey("llen", f"rinha:processing:{w}") == "0", w
+        s = clean.gateway.summary()
+        booked = s["default"]["totalRequests"] + s["fallback"]["totalRequests"]
+        assert booked < n, "the stop landed too late to test anything"
+        # Valkey holds the rest. A payment whose call was still out when its worker stopped is
+        # handed back too (pinned to its processor, it is booked once when sent again), so the
+        # queue may hold some of the booked ones as well.
+        assert int(clean.valkey("llen", "rinha:queue")) >= n - booked
+    finally:
+        for p in ("default", "fallback"):
+            clean.set_processor(p, delay=0)
+        cs.compose("start", "worker1", "worker2")
     clean.settle(n, timeout=90)
     time.sleep(0.5)
     clean.assert_agrees_with_processors(n)
