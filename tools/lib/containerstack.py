@@ -25,7 +25,7 @@ import localstack  # noqa: E402
 
 ROOT = localstack.ROOT
 PROJECT = "rinha-swift"  # compose.yaml's `name:`
-APP_IMAGE = "rinha-swift/rinha-swift:local"
+APP_IMAGE = "rinha-swift/rinha-swift:0.1.0-local"  # a version in the tag: the deployment tests pin tags
 BASE_IMAGE = "debian:12.12-slim"
 # Debian's point release the base image claims; debootstrap makes whatever bookworm the mirror has.
 SUITE = "bookworm"
