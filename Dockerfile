@@ -1,5 +1,7 @@
 # syntax=docker/dockerfile:1
-# One image for every process of the stack (gateway, APIs, workers), built in two stages.
+# One image for every process of the stack (gateway, APIs, workers, and the processor simulator
+# for tests), built in two stages. Without a registry, Dockerfile.prebuilt fills the same runtime
+# stage with the release binaries of the host (tools/compose does that).
 
 # Build: the pinned official Swift image. Binaries get the Swift runtime and hiredis linked in
 # statically (tools/build-release), so the runtime stage needs nothing from Swift.
@@ -12,9 +14,9 @@ COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
 COPY tools/build-release ./tools/build-release
-RUN tools/build-release rinha-api rinha-worker rinha-gateway rinha-probe \
+RUN tools/build-release rinha-api rinha-worker rinha-gateway rinha-probe processor-simulator \
  && mkdir -p /out \
- && for b in rinha-api rinha-worker rinha-gateway rinha-probe; do cp ".build/release/$b" /out/; done \
+ && for b in rinha-api rinha-worker rinha-gateway rinha-probe processor-simulator; do cp ".build/release/$b" /out/; done \
  && strip /out/* \
  && if ldd /out/* | grep -Eq 'libswift|hiredis'; then echo "a binary links Swift or hiredis dynamically" >&2; exit 1; fi
 

@@ -91,7 +91,7 @@ public final class GatewayServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(tracker.value)
                 }
             }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
             // A request is a few hundred bytes: small read buffers, and a ceiling on what one
             // read can add to a connection's unfinished request before the limits are checked.

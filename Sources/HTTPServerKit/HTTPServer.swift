@@ -42,7 +42,7 @@ public final class HTTPServer: Sendable {
         let channel: any Channel
         switch target {
         case .tcp(let host, let port):
-            channel = try await bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            channel = try await bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .bind(host: host, port: port).get()
         case .unix(let path):
             unlink(path)  // a stale socket file from a killed process would make bind fail

@@ -185,7 +185,7 @@ public final class ValkeyClient: @unchecked Sendable {
         let future: EventLoopFuture<any Channel>
         switch configuration.endpoint {
         case .tcp(let host, let port):
-            future = bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(host: host, port: port)
+            future = bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1).connect(host: host, port: port)
         case .unix(let path):
             future = bootstrap.connect(unixDomainSocketPath: path)
         }

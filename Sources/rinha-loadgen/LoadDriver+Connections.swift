@@ -79,7 +79,7 @@ extension LoadDriver {
         let connect: EventLoopFuture<any Channel>
         switch target {
         case .tcp(let host, let port):
-            connect = bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(
+            connect = bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1).connect(
                 host: host, port: port)
         case .unix(let path):
             connect = bootstrap.connect(unixDomainSocketPath: path)

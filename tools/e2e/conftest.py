@@ -1,5 +1,7 @@
 """The end-to-end suite runs the real stack (compose.yaml's services as local processes, release
-binaries, a real Valkey, the processor simulators) on ports of its own, once per session."""
+binaries, a real Valkey, the processor simulators) on ports of its own, once per session.
+With E2E_STACK=docker it runs against the container stack instead (tools/compose: compose.yaml in
+a Docker engine, gateway on 9999, simulators on 8001/8002), which it starts and removes itself."""
 
 import json
 import os
@@ -25,18 +27,40 @@ os.environ.pop("PROCESSOR_FALLBACK_URL", None)
 import localstack  # noqa: E402
 from client import Client  # noqa: E402
 
+DOCKER = os.environ.get("E2E_STACK") == "docker"
+
 TOKEN = {"X-Rinha-Token": localstack.TOKEN}
 
 
 class Stack:
-    def __init__(self):
-        run = localstack.run_dir()
-        self.run = run
-        self.gateway = Client(f"127.0.0.1:{localstack.gateway_port()}")
-        self.api1 = Client(f"unix:{run / 'sockets' / 'api1.sock'}")
-        self.api2 = Client(f"unix:{run / 'sockets' / 'api2.sock'}")
-        self.processors = {p: Client(f"127.0.0.1:{port}") for p, (port, _) in localstack.SIMULATORS.items()}
-        self.valkey_sock = str(run / "sockets" / "valkey.sock")
+    """The local stack: the processes of localstack."""
+
+    def __init__(self, sockets=None, gateway_port=None, processor_ports=None):
+        sockets = sockets or localstack.run_dir() / "sockets"
+        self.gateway = Client(f"127.0.0.1:{gateway_port or localstack.gateway_port()}")
+        self.api1 = Client(f"unix:{sockets / 'api1.sock'}")
+        self.api2 = Client(f"unix:{sockets / 'api2.sock'}")
+        ports = processor_ports or {p: port for p, (port, _) in localstack.SIMULATORS.items()}
+        self.processors = {p: Client(f"127.0.0.1:{port}") for p, port in ports.items()}
+        self.valkey_sock = str(sockets / "valkey.sock")
+
+    # Process control, the same calls for processes and containers.
+    def signal(self, name, sig):
+        localstack.signal_service(name, sig)
+
+    def wait_exited(self, name, timeout=10):
+        pid = localstack.process(name)["pid"]
+        deadline = time.time() + timeout
+        while localstack.alive(pid) and time.time() < deadline:
+            time.sleep(0.02)
+
+    def restart(self, name, wait=True):
+        localstack.restart_service(name, wait=wait)
+
+    def ensure_all_up(self):
+        for entry in localstack.read_state()["processes"]:
+            if not localstack.alive(entry["pid"]):
+                localstack.restart_service(entry["name"])
 
     def admin(self, p, method, path, body=None):
         status, text = self.processors[p].request(method, path, body, headers=TOKEN)
@@ -92,8 +116,64 @@ class Stack:
         return ours
 
 
+class ContainerStack(Stack):
+    """The container stack: compose.yaml's containers and the simulators' containers. The tests
+    reach the APIs and Valkey through the sockets volume's folder on the host."""
+
+    def __init__(self):
+        import containerstack
+        self.cs = containerstack
+        super().__init__(containerstack.volume_path("sockets"), containerstack.GATEWAY_PORT,
+                         {p: port for p, (_, port, _) in containerstack.SIMULATORS.items()})
+
+    def state(self, name):
+        return self.cs.inspect(self.cs.container_name(name))["State"]
+
+    def signal(self, name, sig):
+        subprocess.run(["docker", "kill", "-s", sig.name, self.cs.container_name(name)], check=True,
+                       capture_output=True)
+
+    def wait_exited(self, name, timeout=10):
+        deadline = time.time() + timeout
+        while self.state(name)["Running"] and time.time() < deadline:
+            time.sleep(0.05)
+
+    def restart(self, name, wait=True):
+        container = self.cs.container_name(name)
+        deadline = time.time() + 30
+        while not self.state(name)["Running"]:
+            # A container the restart policy is bringing back refuses `docker start` meanwhile.
+            subprocess.run(["docker", "start", container], capture_output=True)
+            if time.time() > deadline:
+                raise AssertionError(f"{container} does not start: {self.state(name)}")
+            time.sleep(0.1)
+        while wait and (self.state(name).get("Health") or {}).get("Status", "healthy") != "healthy":
+            if time.time() > deadline:
+                raise AssertionError(f"{container} not healthy: {self.state(name)['Health']}")
+            time.sleep(0.1)
+
+    def ensure_all_up(self):
+        for name in self.cs.containers():
+            if not self.state(name)["Running"]:
+                self.restart(name)
+
+
 @pytest.fixture(scope="session")
 def stack():
+    if DOCKER:
+        import containerstack
+        try:
+            containerstack.up()
+        except containerstack.Unavailable as e:
+            pytest.skip(f"the Docker engine cannot run here: {e}")
+        except BaseException:
+            containerstack.down(quiet=True)
+            raise
+        try:
+            yield ContainerStack()
+        finally:
+            containerstack.down(quiet=True)
+        return
     localstack.up(gateway=os.environ.get("E2E_GATEWAY", "ours"))
     try:
         yield Stack()
@@ -104,9 +184,7 @@ def stack():
 @pytest.fixture()
 def clean(stack):
     """Both processors healthy and empty, the backend empty, every process up."""
-    for entry in localstack.read_state()["processes"]:
-        if not localstack.alive(entry["pid"]):
-            localstack.restart_service(entry["name"])
+    stack.ensure_all_up()
     for p in ("default", "fallback"):
         stack.set_processor(p, delay=0, failure=False)
         stack.admin(p, "POST", "/admin/purge-payments")

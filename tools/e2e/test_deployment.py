@@ -1,8 +1,9 @@
 """compose.yaml, the Dockerfile and the submission, checked against the rules of the Rinha
-(rinha-spec.md §3) and against the binaries. No Docker engine runs here: these checks parse
-the files and run the binaries' --help instead of building and starting containers."""
+(rinha-spec.md §3) and against the binaries, by parsing the files and running the binaries' --help;
+test_containers.py builds and runs them for real where a Docker engine can run."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -192,6 +193,9 @@ def test_the_submission_folder_is_written_from_compose_with_the_given_image(tmp_
     assert len(ours) == sum(1 for s in original["services"].values() if "RINHA_IMAGE" in s["image"])
     assert set(rendered["services"]) == set(original["services"])
     assert not [k for k in rendered if k.startswith("x-")]
+    # Image-only: the test machine pulls, it builds nothing; every image named without variables.
+    for name, svc in rendered["services"].items():
+        assert "build" not in svc and "${" not in svc["image"], (name, svc.get("build"), svc["image"])
     info = json.loads((out / "info.json").read_text())
     assert info["participants"] == ["someone"] and info["langs"] == ["swift"]
     assert (out / "README.md").read_text().startswith("# someone")
@@ -200,6 +204,8 @@ def test_the_submission_folder_is_written_from_compose_with_the_given_image(tmp_
     assert bad.returncode != 0
 
 
+@pytest.mark.skipif(os.environ.get("E2E_STACK") == "docker",
+                    reason="the container stack: test_containers.py checks its containers and limits")
 def test_the_local_stack_runs_exactly_the_services_compose_declares_under_their_limits(stack, compose):
     state = localstack.read_state()
     started = [p["name"] for p in state["processes"] if p["kind"] != "simulator"]
@@ -211,3 +217,25 @@ def test_the_local_stack_runs_exactly_the_services_compose_declares_under_their_
         for name, svc in compose["services"].items():
             _, _, limit, _ = cg.memory_stats(name)
             assert limit == localstack.memory_bytes(limits(svc)["memory"]), name
+
+
+def test_compose_builds_the_image_from_the_dockerfile_and_names_it_for_a_participants_folder(compose):
+    for name, svc in compose["services"].items():
+        if "RINHA_IMAGE" in svc["image"]:
+            assert svc["build"]["dockerfile"] == "Dockerfile" and svc["build"]["context"] == ".", name
+    assert compose["services"]["valkey"]["image"].startswith("${VALKEY_IMAGE:-valkey/valkey:")
+
+
+def test_the_prebuilt_dockerfile_has_the_same_runtime_stage_with_every_binary_staged(dockerfile):
+    official, prebuilt = stages(dockerfile)[-1], stages((ROOT / "Dockerfile.prebuilt").read_text())
+    assert len(prebuilt) == 1 and prebuilt[0][0] == official[0]
+    strip_copy = lambda st: [(w, r) for w, r in st[2] if w != "COPY"]
+    assert strip_copy(prebuilt[0]) == strip_copy(official)
+    copied = [r for w, r in prebuilt[0][2] if w == "COPY"]
+    assert copied == [".build/image/ /usr/local/bin/"]
+    ignore = (ROOT / ".dockerignore").read_text().split()
+    assert ".build" in ignore and "!.build/image" in ignore
+    import containerstack
+    runs = " ".join(rest for word, rest in stages(dockerfile)[0][2] if word == "RUN")
+    for binary in containerstack.BINARIES:
+        assert binary in runs, binary

@@ -1,4 +1,5 @@
-"""The payment path end to end: gateway -> API -> Valkey -> workers -> processors, real processes."""
+"""The payment path end to end: gateway -> API -> Valkey -> workers -> processors, real processes
+(or containers, with E2E_STACK=docker)."""
 
 import json
 import signal
@@ -8,7 +9,6 @@ import urllib.parse
 import uuid
 from decimal import Decimal
 
-import localstack
 from client import burst
 
 
@@ -188,9 +188,9 @@ def test_a_worker_killed_again_and_again_mid_burst_loses_and_doubles_nothing(cle
     def chaos():
         for _ in range(4):
             time.sleep(0.4)
-            localstack.signal_service("worker1", signal.SIGKILL)
+            clean.signal("worker1", signal.SIGKILL)
             time.sleep(0.2)
-            localstack.restart_service("worker1", wait=False)
+            clean.restart("worker1", wait=False)
 
     acked, counts = burst(clean.gateway, 2000, amount="20.05", during=chaos)
     assert len(acked) == 2000, counts
@@ -202,12 +202,9 @@ def test_a_worker_killed_again_and_again_mid_burst_loses_and_doubles_nothing(cle
 def test_valkey_restarted_mid_burst_loses_and_doubles_nothing(clean):
     def chaos():
         time.sleep(0.5)
-        localstack.signal_service("valkey", signal.SIGTERM)
-        pid = localstack.process("valkey")["pid"]
-        deadline = time.time() + 10
-        while localstack.alive(pid) and time.time() < deadline:
-            time.sleep(0.02)
-        localstack.restart_service("valkey")
+        clean.signal("valkey", signal.SIGTERM)
+        clean.wait_exited("valkey", timeout=10)
+        clean.restart("valkey")
 
     # A real client sends a payment again (same id) until it gets a 2xx.
     acked, counts = burst(clean.gateway, 2000, amount="20.05", retry_until_2xx=True, during=chaos)
@@ -222,11 +219,11 @@ def test_a_worker_stopped_with_sigterm_hands_back_what_it_held(clean):
 
     def stop():
         time.sleep(0.5)
-        localstack.signal_service("worker2", signal.SIGTERM)
+        clean.signal("worker2", signal.SIGTERM)
 
     acked, _ = burst(clean.gateway, 500, during=stop)
     assert len(acked) == 500
-    localstack.restart_service("worker2")
+    clean.restart("worker2")
     clean.set_processor("default", delay=0)
     clean.settle(500, timeout=60)
     clean.assert_agrees_with_processors(500)
@@ -248,9 +245,9 @@ def test_one_leader_polls_health_at_most_once_per_five_seconds_and_a_new_one_tak
     assert all(b - a >= 5000 for a, b in zip(first, first[1:])), first
     leader = clean.valkey("get", "{rinha}:leader")
     assert leader in ("worker1", "worker2")
-    localstack.signal_service(leader, signal.SIGKILL)
+    clean.signal(leader, signal.SIGKILL)
     later = polls(12)
     assert later and later[-1] > first[-1], (first, later)
     assert all(b - a >= 5000 for a, b in zip(later, later[1:])), later
     assert clean.valkey("get", "{rinha}:leader") not in ("", leader)
-    localstack.restart_service(leader)
+    clean.restart(leader)

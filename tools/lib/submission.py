@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -16,8 +17,13 @@ def rendered_compose(image):
     for key in [k for k in compose if k.startswith("x-")]:
         del compose[key]
     for name, svc in compose["services"].items():
+        # The test machine pulls: image-only services, other images at compose's defaults (not at
+        # a local override such as VALKEY_IMAGE of this machine).
+        svc.pop("build", None)
         if "RINHA_IMAGE" in str(svc.get("image", "")):
             svc["image"] = image
+        else:
+            svc["image"] = re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}", r"\1", str(svc.get("image", "")))
         env = svc.get("environment") or {}
         for key, value in list(env.items()):
             if isinstance(value, str) and "${" in value:
