@@ -94,14 +94,15 @@ export function phaseAt(t) {
 }
 
 function currentPhase() {
-  let scenario;
+  let name, startTime;
   try {
-    scenario = exec.scenario;
+    name = exec.scenario.name;
+    startTime = exec.scenario.startTime;
   } catch (e) {
     return null; // setup() or teardown(): no scenario
   }
-  if (!scenario || !scenario.name) return null;
-  return phaseAt((Date.now() - scenario.startTime + (SCENARIO_OFFSET_MS[scenario.name] || 0)) / 1000);
+  if (!name) return null;
+  return phaseAt((Date.now() - startTime + (SCENARIO_OFFSET_MS[name] || 0)) / 1000);
 }
 
 let stageOfTest = "setup";
