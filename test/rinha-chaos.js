@@ -45,18 +45,25 @@ function timeline() {
   return t;
 }
 
+const SCENARIOS = {
+  payments: {
+    exec: "payments", executor: "ramping-vus", startVUs: 1, gracefulRampDown: "0s", gracefulStop: "10s",
+    stages: [{ target: MAX_REQUESTS, duration: `${RAMP_S}s` }, { target: MAX_REQUESTS, duration: `${LOAD_S - RAMP_S}s` }],
+  },
+  payments_consistency: { exec: "consistency", executor: "constant-vus", duration: `${LOAD_S}s`, vus: 1 },
+  chaos_timeline: { exec: "chaosTimeline", executor: "per-vu-iterations", vus: 1, iterations: 1, maxDuration: `${LOAD_S + 30}s` },
+};
+
+// The phases p99 is reported for: the timeline's entries that say what starts (the flapping is one),
+// up to the end of the load (the settle period's calls are teardown's).
+const PHASES = timeline().filter(([at, , , what]) => what && at < LOAD_S);
+L.trackPhases(PHASES.map(([at]) => at), SCENARIOS, LOAD_S, PHASES.map(([, , , what]) => what));
+
 export const options = {
   summaryTrendStats: ["p(99)", "count"],
-  thresholds: L.THRESHOLDS,
+  thresholds: { ...L.THRESHOLDS, ...L.phaseThresholds() },
   teardownTimeout: `${SETTLE_S + 60}s`,
-  scenarios: {
-    payments: {
-      exec: "payments", executor: "ramping-vus", startVUs: 1, gracefulRampDown: "0s", gracefulStop: "10s",
-      stages: [{ target: MAX_REQUESTS, duration: `${RAMP_S}s` }, { target: MAX_REQUESTS, duration: `${LOAD_S - RAMP_S}s` }],
-    },
-    payments_consistency: { exec: "consistency", executor: "constant-vus", duration: `${LOAD_S}s`, vus: 1 },
-    chaos_timeline: { exec: "chaosTimeline", executor: "per-vu-iterations", vus: 1, iterations: 1, maxDuration: `${LOAD_S + 30}s` },
-  },
+  scenarios: SCENARIOS,
 };
 
 const accepted = new Counter("chaos_accepted");

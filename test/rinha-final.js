@@ -32,7 +32,7 @@ export async function payments() {
 }
 
 export async function consistency() {
-  await L.consistencyIteration(2000);
+  await L.consistencyIteration(2000, L.INCONSISTENCY_RULE.final);
 }
 
 export async function teardown() {

@@ -61,7 +61,75 @@ export function count(data, name) {
 const JSON_HEADERS = { "Content-Type": "application/json" };
 
 function processorParams(kind, token = TOKEN) {
-  return { headers: { ...JSON_HEADERS, "X-Rinha-Token": token }, timeout: TIMEOUT, tags: { kind } };
+  return { headers: { ...JSON_HEADERS, "X-Rinha-Token": token }, timeout: TIMEOUT, tags: tags(kind) };
+}
+
+// ---------------------------------------------------------------- phases
+
+// Every request carries the phase of the test it was sent in (tag `phase`: "00", "01"...), so that
+// handleSummary can give the p99 of each stage of the scenario. The phase follows from the time since
+// the test started: each scenario knows its own start (exec.scenario.startTime) and its offset in
+// the options, so the clocks of the payments, consistency and stage VUs agree. Requests of setup()
+// and teardown() are tagged "setup" and "teardown" (they still count in the overall p99).
+let PHASES_S = []; // [{ id, from, to, what }], seconds since the start of the test
+const SCENARIO_OFFSET_MS = {};
+
+/** Declares the phases (start times in s, ascending; the first bin starts at 0) and the scenarios' start offsets. */
+export function trackPhases(starts, scenarios, durationS, labels = []) {
+  PHASES_S = starts.map((from, i) => ({
+    id: String(i).padStart(2, "0"),
+    from: i === 0 ? 0 : from,
+    to: i + 1 < starts.length ? starts[i + 1] : durationS,
+    what: labels[i] || "",
+  }));
+  for (const [name, sc] of Object.entries(scenarios)) SCENARIO_OFFSET_MS[name] = sc.startTime ? parseFloat(sc.startTime) * 1000 : 0;
+  return PHASES_S;
+}
+
+/** The phase id of a moment `t` seconds after the start of the test (the last phase runs on past the end). */
+export function phaseAt(t) {
+  let id = PHASES_S.length ? PHASES_S[0].id : "00";
+  for (const p of PHASES_S) if (t >= p.from) id = p.id;
+  return id;
+}
+
+function currentPhase() {
+  let name, startTime;
+  try {
+    name = exec.scenario.name;
+    startTime = exec.scenario.startTime;
+  } catch (e) {
+    return null; // setup() or teardown(): no scenario
+  }
+  if (!name) return null;
+  return phaseAt((Date.now() - startTime + (SCENARIO_OFFSET_MS[name] || 0)) / 1000);
+}
+
+let stageOfTest = "setup";
+/** Marks the end of the load: requests from now on (teardown) are tagged "teardown". */
+export function enterTeardown() {
+  stageOfTest = "teardown";
+}
+
+function tags(kind) {
+  return { kind, phase: currentPhase() || stageOfTest };
+}
+
+/** The sub-metrics handleSummary reads per phase (an always-true threshold makes k6 keep each). */
+export function phaseThresholds(phases = PHASES_S) {
+  const t = {};
+  for (const p of phases) t[`http_req_duration{phase:${p.id},expected_response:true}`] = ["max>=0"];
+  return t;
+}
+
+/** [{ phase, from_s, to_s, what, p99_ms, requests }] of the declared phases, from k6's summary data. */
+export function phaseStats(data) {
+  return PHASES_S.map((p) => {
+    const m = data.metrics[`http_req_duration{phase:${p.id},expected_response:true}`];
+    const v = m ? m.values : {};
+    return { phase: p.id, from_s: p.from, to_s: p.to, what: p.what,
+      p99_ms: v["p(99)"] === undefined ? null : v["p(99)"], requests: v.count === undefined ? 0 : Math.round(v.count) };
+  });
 }
 
 function abort(msg) {
@@ -112,14 +180,14 @@ export async function processorSummary(p, from, to) {
 
 export async function purgeBackend() {
   const r = await http.asyncRequest("POST", `${BACKEND_URL}/purge-payments`, null,
-    { headers: JSON_HEADERS, timeout: TIMEOUT, tags: { kind: "admin" } });
+    { headers: JSON_HEADERS, timeout: TIMEOUT, tags: tags("admin") });
   if (r.status === 0) console.info(`backend purge-payments: no answer (${r.error}); not a problem`);
 }
 
 /** { default: {totalRequests, totalAmount}, fallback: {...}, ok } (zeros when the call fails, as official). */
 export async function backendSummary(from, to) {
   const r = await http.asyncRequest("GET", `${BACKEND_URL}/payments-summary${windowQuery(from, to)}`, null,
-    { headers: JSON_HEADERS, timeout: TIMEOUT, tags: { kind: "summary" } });
+    { headers: JSON_HEADERS, timeout: TIMEOUT, tags: tags("summary") });
   if (r.status === 200) {
     try {
       const s = D.parseJSONExact(r.body);
@@ -139,7 +207,7 @@ export async function backendSummary(from, to) {
 export async function postPayment(correlationId, amountText) {
   return http.asyncRequest("POST", `${BACKEND_URL}/payments`,
     `{"correlationId":"${correlationId}","amount":${amountText}}`,
-    { headers: JSON_HEADERS, timeout: TIMEOUT, tags: { kind: "payment" } });
+    { headers: JSON_HEADERS, timeout: TIMEOUT, tags: tags("payment") });
 }
 
 export function isSuccess(res) {
@@ -168,8 +236,23 @@ export async function paymentIteration(amountText) {
   sleep(1);
 }
 
-/** One consistency check over [now-15 s, now-toLagMs], counts only, then sleep(10). */
-export async function consistencyIteration(toLagMs) {
+/**
+ * Inconsistencies of one check, counts only, as the official scripts compute them, with
+ * Δ = backend's totalRequests - processor's totalRequests:
+ * - "sum-of-abs" (rinha-final.js): |Δdefault| + |Δfallback|;
+ * - "abs-of-sum" (rinha.js, the preview): |Δdefault + Δfallback|. A payment booked under the wrong
+ *   processor (+1 on one side, -1 on the other) cancels out there.
+ */
+export function inconsistencies(rule, backend, defaultSummary, fallbackSummary) {
+  const dd = backend.default.totalRequests - defaultSummary.totalRequests;
+  const df = backend.fallback.totalRequests - fallbackSummary.totalRequests;
+  if (rule === "abs-of-sum") return Math.abs(dd + df);
+  if (rule === "sum-of-abs") return Math.abs(dd) + Math.abs(df);
+  throw new Error(`unknown inconsistency rule ${rule}`);
+}
+
+/** One consistency check over [now-15 s, now-toLagMs], counts only (`rule`: see inconsistencies), then sleep(10). */
+export async function consistencyIteration(toLagMs, rule = "sum-of-abs") {
   const now = Date.now();
   const from = new Date(now - 15000).toISOString();
   const to = new Date(now - toLagMs).toISOString();
@@ -178,7 +261,7 @@ export async function consistencyIteration(toLagMs) {
     processorSummary("fallback", from, to),
     backendSummary(from, to),
   ]);
-  const n = Math.abs(b.default.totalRequests - d.totalRequests) + Math.abs(b.fallback.totalRequests - f.totalRequests);
+  const n = inconsistencies(rule, b, d, f);
   metrics.inconsistency.add(n);
   metrics.checks.add(1);
   metrics.checkErrors.add((d.ok ? 0 : 1) + (f.ok ? 0 : 1) + (b.ok ? 0 : 1));
@@ -221,7 +304,10 @@ export function officialOptions({ durationS, maxVUs, phases, consistencyExec = "
       tags: { defaultDelay: String(d[0]), defaultFailure: String(d[1]), fallbackDelay: String(f[0]), fallbackFailure: String(f[1]) },
     };
   });
-  return { summaryTrendStats: ["p(99)", "count"], thresholds: THRESHOLDS, scenarios };
+  const describe = (x) => `${x[0]} ms${x[1] ? " failing" : ""}`;
+  trackPhases(phases.map(([at]) => at), scenarios, durationS,
+    phases.map(([, d, f]) => `default ${describe(d)}, fallback ${describe(f)}`));
+  return { summaryTrendStats: ["p(99)", "count"], thresholds: { ...THRESHOLDS, ...phaseThresholds() }, scenarios };
 }
 
 // ---------------------------------------------------------------- totals and the result
@@ -240,6 +326,7 @@ export function recordTotals(totals, rates) {
 
 /** The teardown of rinha-final.js: processors' admin summaries over the last `windowS` seconds. */
 export async function recordProcessorTotals(windowS) {
+  enterTeardown();
   const to = new Date();
   const from = new Date(to.getTime() - windowS * 1000);
   console.info(`summaries from ${from.toISOString()} to ${to.toISOString()}`);
@@ -251,6 +338,7 @@ export async function recordProcessorTotals(windowS) {
 
 /** The teardown of rinha.js (spec): the backend's summary over the last `windowS` s, the processors' fee rates. */
 export async function recordBackendTotals(windowS) {
+  enterTeardown();
   const to = new Date();
   const from = new Date(to.getTime() - windowS * 1000);
   console.info(`summaries from ${from.toISOString()} to ${to.toISOString()}`);
@@ -264,6 +352,9 @@ function p99Of(data, name) {
   const m = data.metrics[name];
   return m && m.values["p(99)"] !== undefined && m.values["p(99)"] !== null ? m.values["p(99)"] : null;
 }
+
+/** Which consistency arithmetic each scenario uses (see inconsistencies). */
+export const INCONSISTENCY_RULE = { preview: "abs-of-sum", final: "sum-of-abs", chaos: "sum-of-abs" };
 
 /** The official result object (field names of final-results.json), computed exactly. */
 export function officialResult(data, { maxVUs, scenario }) {
@@ -343,6 +434,10 @@ export function officialResult(data, { maxVUs, scenario }) {
       consistency_call_errors: count(data, "consistency_call_errors"),
       totals_recorded: count(data, "totals_recorded") > 0,
       test_run_duration_s: data.state ? Math.round(data.state.testRunDurationMs) / 1000 : null,
+      inconsistency_rule: INCONSISTENCY_RULE[scenario] || "sum-of-abs",
+      // p99 of the 2xx/3xx requests sent during each phase of the scenario (the official p99's
+      // population, binned by the time each request was sent).
+      phases: phaseStats(data),
     },
   };
 }

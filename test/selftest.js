@@ -36,23 +36,52 @@ export default function () {
   ok &= eq("exact JSON", D.parseJSONExact('{"a":{"n":3,"x":0.10000000000000001}}').a.x, "0.10000000000000001");
   ok &= eq("exact JSON ISO untouched", D.parseJSONExact('{"t":"2025-07-10T12:34:56.000Z","n":1}').t, "2025-07-10T12:34:56.000Z");
 
-  // The final's winner (rinha-spec.md §5): p99 2.55 ms -> 17 % bonus; 90,591 payments x 20.05.
-  // Split 52,543 default (7 %) / 38,048 fallback (10 %), no fine.
+  // The final's winner as published (rinha-spec.md §5): 90,591 payments x 20.05, split 52,945 default
+  // (7 %) / 37,646 fallback (10 %), p99 2.55 ms -> 17 % bonus, no fine: 1,949,876.38.
   const r = L.officialResult(data({
     transactions_success: 90591, transactions_failure: 0, payments_inconsistency: 0, totals_recorded: 1,
-    default_total_requests: 52543, fallback_total_requests: 38048,
-    default_total_amount_cents: 52543 * 2005, fallback_total_amount_cents: 38048 * 2005,
+    default_total_requests: 52945, fallback_total_requests: 37646,
+    default_total_amount_cents: 52945 * 2005, fallback_total_amount_cents: 37646 * 2005,
     default_fee_rate_nano: 70000000, fallback_fee_rate_nano: 100000000,
-  }, 2.5549), { maxVUs: 603, scenario: "selftest" });
+  }, 2.5549), { maxVUs: 603, scenario: "final" });
   ok &= eq("p99", r.p99.valor, "2.55ms");
   ok &= eq("bonus", r.p99.bonus, "17%");
   ok &= eq("gross", r.total_bruto, 1816349.55);
-  // fees = 0.07 * 1053487.15 + 0.10 * 762862.40 = 73744.1005 + 76286.24
-  ok &= eq("fees", r.total_taxas, 150030.3405);
-  // net 1666319.2095 * 1.17
-  ok &= eq("score", r.total_liquido, 1949593.475115);
+  // fees = 0.07 * 1061547.25 + 0.10 * 754802.30 = 74308.3075 + 75480.23
+  ok &= eq("default fee", r.pagamentos_realizados_default.total_taxas, 74308.3075);
+  ok &= eq("fallback fee", r.pagamentos_realizados_fallback.total_taxas, 75480.23);
+  ok &= eq("fees", r.total_taxas, 149788.5375);
+  // net 1666561.0125 * 1.17 = 1949876.384625, published to the cent
+  ok &= eq("score", r.total_liquido, 1949876.384625);
+  ok &= eq("published score", D.str(D.round(D.dec(r.total_liquido), 2)), "1949876.38");
+  ok &= eq("fine", r.multa.porcentagem, 0);
   ok &= eq("lag", r.lag.lag, 0);
-  ok &= eq("default fee", r.pagamentos_realizados_default.total_taxas, 73744.1005);
+  ok &= eq("booked", r.lag.num_pagamentos_total, 90591);
+  ok &= eq("caixa dois", r.caixa_dois.detectado, false);
+  ok &= eq("final's rule", r.extra.inconsistency_rule, "sum-of-abs");
+
+  // Inconsistencies per check, as the official scripts count them (backend minus processor):
+  // the preview (rinha.js) |Δdefault + Δfallback|, the final |Δdefault| + |Δfallback|.
+  const side = (d, f) => ({ default: { totalRequests: d }, fallback: { totalRequests: f } });
+  const pp = (n) => ({ totalRequests: n });
+  const swapped = [side(11, 9), pp(10), pp(10)]; // one payment booked under the other processor
+  ok &= eq("preview: swapped sides cancel", L.inconsistencies(L.INCONSISTENCY_RULE.preview, ...swapped), 0);
+  ok &= eq("final: swapped sides count twice", L.inconsistencies(L.INCONSISTENCY_RULE.final, ...swapped), 2);
+  const missing = [side(8, 10), pp(10), pp(11)]; // three payments not yet booked
+  ok &= eq("preview: missing", L.inconsistencies(L.INCONSISTENCY_RULE.preview, ...missing), 3);
+  ok &= eq("final: missing", L.inconsistencies(L.INCONSISTENCY_RULE.final, ...missing), 3);
+  const mixed = [side(12, 7), pp(10), pp(10)]; // +2 default, -3 fallback
+  ok &= eq("preview: mixed", L.inconsistencies("abs-of-sum", ...mixed), 1);
+  ok &= eq("final: mixed", L.inconsistencies("sum-of-abs", ...mixed), 5);
+  ok &= eq("agree", L.inconsistencies("abs-of-sum", side(4, 5), pp(4), pp(5)) + L.inconsistencies("sum-of-abs", side(4, 5), pp(4), pp(5)), 0);
+  ok &= eq("preview's rule", L.INCONSISTENCY_RULE.preview, "abs-of-sum");
+  ok &= eq("final's rule name", L.INCONSISTENCY_RULE.final, "sum-of-abs");
+
+  // Phases: a request belongs to the last phase that started before it was sent.
+  L.trackPhases([1, 10, 20], { payments: {}, stage_01: { startTime: "10s" } }, 30);
+  ok &= eq("phase before the first start", L.phaseAt(0.2), "00");
+  ok &= eq("phase at a start", L.phaseAt(10), "01");
+  ok &= eq("phase past the end", L.phaseAt(31), "02");
 
   const fined = L.officialResult(data({
     transactions_success: 10, payments_inconsistency: 3, default_total_requests: 11,

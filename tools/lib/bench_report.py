@@ -50,6 +50,9 @@ def table(meta, result, rows):
     lines = [f"tools/bench {meta['scenario']}   gateway {meta['gateway']}   MAX_REQUESTS {meta['max_requests']}   "
              f"pinned {'yes (stack CPU 1, k6 + simulators CPU 0)' if meta['pin'] else 'no'}",
              f"results   {meta['results_dir']}"]
+    if meta.get("floor"):
+        lines.append("FLOOR: k6 against a server that answers at once and books nothing (tools/floor/floor-server.c): "
+                     "only the latency figures mean something; score, lag and payments do not")
     if meta.get("interrupted"):
         lines.append("INTERRUPTED: the numbers below cover part of the test only")
     if result is None:

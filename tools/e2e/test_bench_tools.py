@@ -1,0 +1,150 @@
+"""tools/bench's own parts: the floor server (compiled with gcc, over a real socket) answers as the
+spec says and keeps pipelined requests in order; the targets check flags each kind of miss; the
+per-payment arithmetic divides by the successful payments."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools" / "lib"))
+import bench_metrics  # noqa: E402
+
+SUMMARY = {"default": {"totalRequests": 0, "totalAmount": 0}, "fallback": {"totalRequests": 0, "totalAmount": 0}}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def floor(tmp_path_factory):
+    if not shutil.which("gcc"):
+        pytest.fail("gcc is needed to build the floor server")
+    binary = tmp_path_factory.mktemp("floor") / "floor-server"
+    subprocess.run(["gcc", "-O2", "-Wall", "-Werror", "-o", str(binary), str(ROOT / "tools" / "floor" / "floor-server.c")],
+                   check=True)
+    port = free_port()
+    p = subprocess.Popen([str(binary), str(port)], stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield port
+    p.terminate()
+    p.wait(timeout=5)
+
+
+def exchange(port, data, replies):
+    """Sends `data` on one connection and reads until `replies` complete answers arrived."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(data)
+        buf = b""
+        answers = []
+        while len(answers) < replies:
+            chunk = s.recv(65536)
+            assert chunk, f"connection closed after {len(answers)} answers"
+            buf += chunk
+            while b"\r\n\r\n" in buf:
+                head, rest = buf.split(b"\r\n\r\n", 1)
+                length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length:")), b"0"))
+                if len(rest) < length:
+                    break
+                answers.append((head.split(b"\r\n")[0].decode(), rest[:length]))
+                buf = rest[length:]
+        return answers
+
+
+def test_floor_answers_each_route_as_the_spec_says(floor):
+    body = b'{"correlationId":"4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3","amount":19.9}'
+    req = (b"POST /payments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+           + str(len(body)).encode() + b"\r\n\r\n" + body
+           + b"GET /payments-summary?from=2025-07-10T12:34:56.000Z&to=2025-07-10T12:35:56.000Z HTTP/1.1\r\nHost: x\r\n\r\n"
+           + b"GET /payments-summary HTTP/1.1\r\nHost: x\r\n\r\n"
+           + b"POST /purge-payments HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+           + b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+    answers = exchange(floor, req, 5)
+    assert [a[0] for a in answers] == ["HTTP/1.1 202 Accepted", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK",
+                                       "HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found"]
+    assert answers[0][1] == b""
+    assert json.loads(answers[1][1]) == SUMMARY and json.loads(answers[2][1]) == SUMMARY
+
+
+def test_floor_keeps_many_pipelined_requests_in_order_even_split_mid_request(floor):
+    one = b"POST /payments HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+    summary = b"GET /payments-summary HTTP/1.1\r\n\r\n"
+    data = (one * 500) + summary
+    with socket.create_connection(("127.0.0.1", floor), timeout=5) as s:
+        s.sendall(data[:7])  # a request cut in the middle waits for its rest
+        time.sleep(0.05)
+        s.sendall(data[7:])
+        buf = b""
+        while buf.count(b"HTTP/1.1") < 501 or not buf.endswith(b"}}"):
+            chunk = s.recv(65536)
+            assert chunk
+            buf += chunk
+    assert buf.count(b"HTTP/1.1 202") == 500
+    assert buf.rindex(b"HTTP/1.1 200") > buf.rindex(b"HTTP/1.1 202")
+
+
+def result(p99, phases, inconsistencies=0, lag=0):
+    return {"multa": {"composicao": {"num_inconsistencias": inconsistencies}}, "lag": {"lag": lag},
+            "extra": {"p99_ms_unrounded": p99,
+                      "phases": [{"phase": f"{i:02d}", "from_s": i * 10, "to_s": i * 10 + 10, "p99_ms": v}
+                                 for i, v in enumerate(phases)]}}
+
+
+def test_targets_pass_within_the_ratios():
+    _, misses, summary = bench_metrics.targets([result(3.0, [2.0, 3.9])], [result(2.0, [1.0, 2.0])])
+    assert misses == [] and summary["ok"]
+    assert summary["p99_ratio"] == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("stack, expected", [
+    (result(3.1, [2.0, 2.0]), "p99"),
+    (result(2.0, [2.1, 2.0]), "phase 00"),
+    (result(2.0, [1.0, 1.0], inconsistencies=1), "inconsistencies"),
+    (result(2.0, [1.0, 1.0], lag=3), "lag 3"),
+    (result(2.0, [1.0, 1.0], lag=-1), "negative"),
+])
+def test_targets_flag_each_kind_of_miss(stack, expected):
+    _, misses, summary = bench_metrics.targets([stack], [result(2.0, [1.0, 1.0])])
+    assert not summary["ok"]
+    assert any(expected in m for m in misses), misses
+
+
+def test_targets_compare_medians_of_the_runs():
+    stack = [result(2.0, [1.0]), result(9.0, [1.0]), result(2.5, [1.0])]  # one bad run out of three
+    floor = [result(2.0, [1.0]), result(1.0, [1.0]), result(2.0, [1.0])]
+    _, misses, summary = bench_metrics.targets(stack, floor)
+    assert summary["p99_ms"] == 2.5 and summary["floor_p99_ms"] == 2.0
+    assert misses == []
+
+
+def test_per_payment_divides_by_successful_payments_and_totals_the_stack():
+    deltas = {"gateway": {"cpu_s": 1.0, "vcsw": 100, "ivcsw": 50}, "valkey": {"cpu_s": 3.0, "vcsw": 300, "ivcsw": 0},
+              "processor-default": {"cpu_s": 5.0, "vcsw": 1, "ivcsw": 1}}
+    commands = {"evalsha": {"calls": 2000, "usec": 1}, "config|resetstat": {"calls": 1, "usec": 1}}
+    pp = bench_metrics.per_payment(deltas, commands, 1000)
+    assert pp["processes"]["gateway"]["cpu_us"] == pytest.approx(1000)
+    assert pp["stack_total"]["cpu_us"] == pytest.approx(4000)  # the simulator is not the stack's
+    assert pp["stack_total"]["ctx_switches"] == pytest.approx(0.45)
+    assert pp["valkey_commands"]["per_command"] == {"evalsha": 2.0}
+
+
+def test_process_counters_read_this_process():
+    c = bench_metrics.counters(os.getpid())
+    assert c["cpu_ticks"] >= 0 and c["vcsw"] + c["ivcsw"] > 0
