@@ -218,6 +218,14 @@ class Drill:
             self._pending())
         rec = {"t": round(t, 3), "from": frm, "to": to, "answered": None not in (ours, d, f),
                "pending": pending, "out": self.out}
+        try:
+            self._compare(rec, ours, d, f)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as e:  # an answer of the wrong shape
+            rec.update(answered=False, match=False, missing=[f"unreadable: {type(e).__name__}"])
+        self.checks.append(rec)
+
+    @staticmethod
+    def _compare(rec, ours, d, f):
         if rec["answered"]:
             mine = side_totals(ours)
             theirs = {"default": (int(d["totalRequests"]), to_cents(d["totalAmount"])),
@@ -229,7 +237,6 @@ class Drill:
         else:
             rec["match"] = False
             rec["missing"] = [n for n, v in (("backend", ours), ("default", d), ("fallback", f)) if v is None]
-        self.checks.append(rec)
 
     async def _checker(self):
         step = self.cfg.check_interval_s
@@ -412,6 +419,7 @@ class Drill:
 
     def _report(self, settle, found, lookup_failures, looked_up, load_s):
         cfg = self.cfg
+        self.checks.sort(key=lambda c: c["t"])  # appended as they finish
         pays = list(self.payments.values())
         acked = [p for p in pays if p.acked_t is not None]
         unconfirmed = [p for p in pays if p.acked_t is None and any(s == 0 or s >= 500 for s in p.statuses)]
@@ -471,7 +479,7 @@ class Drill:
             "no fault failed to restart": not self.errors,
             "every payment looked up": not lookup_failures,
         }
-        slow = [r for r in rows if r["consistent_after_s"] is None or r["consistent_after_s"] > CONSISTENT_WITHIN_S]
+        slow = [r for r in rows if r["judged_s"] is None or r["judged_s"] > CONSISTENT_WITHIN_S]
         return {
             "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.__dict__.items()},
             "load_seconds": round(load_s, 1),
@@ -518,17 +526,19 @@ class Drill:
             elif cur is not None:
                 cur["to_s"] = rel
                 cur = None
-        if not runs:
-            consistent = 0.0
-        else:
-            consistent = runs[-1]["to_s"]
+        consistent = runs[-1]["to_s"] if runs else 0.0
+        back = f.get("ready_s") if f.get("ready_s") is not None else f.get("resumed_s")
+        since_back = None if consistent is None or back is None else round(max(consistent - back, 0.0), 2)
+        # A kill is judged from the strike; a stall from its end (SIGCONT), since it lasts by design.
+        judged = since_back if f["fault"] == "valkey-stop" else consistent
         return {
             "fault": f["fault"], "round": f["round"], "t": f["t"], "in_flight": f["in_flight"],
             "in_flight_detail": f["in_flight_detail"], "waited_for_in_flight_s": f["waited_for_in_flight_s"],
             "ready_s": f.get("ready_s"), "resumed_s": f.get("resumed_s"), "error": f.get("error"),
             "checks": len(checks), "inconsistent": sum(1 for c in checks if not c["match"]),
             "unanswered": sum(1 for c in checks if not c["answered"]),
-            "runs": runs, "consistent_after_s": consistent,
+            "runs": runs, "consistent_after_s": consistent, "consistent_after_back_s": since_back,
+            "judged_s": judged,
             "lost": len(lost), "sent_to_both": len(both),
         }
 

@@ -28,7 +28,7 @@ class HTTPConnection:
         """-> (status, body bytes). Raises HTTPError and closes itself when the answer is not whole."""
         try:
             return await asyncio.wait_for(self._exchange(method, path, body, headers or {}), timeout)
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, HTTPError) as e:
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError, HTTPError) as e:
             self.close()
             raise HTTPError(type(e).__name__) from e
 
