@@ -466,7 +466,7 @@ class Drill:
         for i, f in enumerate(self.faults):
             rows.append(self._fault_row(f, periods[i], [p for p in lost if self._period(p.first_t) == i],
                                         [p for p in both if self._period(p.first_t) == i]))
-        base_bad = [c for c in baseline if not c["match"] and c["t"] >= cfg.window_from_s]
+        base_bad = [c for c in baseline if not c["match"]]
 
         ok_rules = {
             "lost == 0": not lost,

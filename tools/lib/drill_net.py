@@ -119,6 +119,8 @@ class RESP:
     def __init__(self, path):
         self.path = path
         self.reader = self.writer = None
+        self.lock = None  # one pipeline at a time: replies come back in order on one stream
+
 
     async def _connect(self, timeout):
         self.reader, self.writer = await asyncio.wait_for(asyncio.open_unix_connection(self.path), timeout)
@@ -131,8 +133,11 @@ class RESP:
     async def pipeline(self, commands, timeout=0.5):
         """-> list of replies (an error reply is a RESPError instance); raises RESPError when
         Valkey does not answer within `timeout`."""
+        if self.lock is None:
+            self.lock = asyncio.Lock()
         try:
-            return await asyncio.wait_for(self._pipeline(commands, timeout), timeout)
+            async with self.lock:
+                return await asyncio.wait_for(self._pipeline(commands, timeout), timeout)
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as e:
             self.close()
             raise RESPError(type(e).__name__) from e

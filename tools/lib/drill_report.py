@@ -23,13 +23,13 @@ def _inflight_text(row):
     v = d.get("valkey")
     where = f"out {d['client_out']}"
     if v:
-        where += f", queue {v['queue']}, processing " + "/".join(str(n) for n in v["processing"].values())
+        where += f", queue {v['queue']}, " + ", ".join(f"{w} {n}" for w, n in v["processing"].items())
     return f"{row['in_flight']} ({where})"
 
 
 def table(report):
     target = report["consistent_within_s"]
-    head = ["fault", "in flight at strike (client out, Valkey queue, processing)", "inconsistent windows",
+    head = ["fault", "in flight at strike (client requests out, Valkey queue, processing lists)", "inconsistent windows",
             "runs (s after strike)", "consistent after", "back up", "lost", "both"]
     lines = []
     rows = []
