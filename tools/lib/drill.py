@@ -30,6 +30,7 @@ PROCESSORS = ("default", "fallback")
 KILLS = ("worker1", "worker2", "api1", "api2", "gateway", "valkey")
 FAULTS = KILLS + ("valkey-stop",)
 CONSISTENT_WITHIN_S = 2.0
+CHECK_TIMEOUT_S = 1.5  # the official checker's timeout on each summary call
 
 
 @dataclass
@@ -212,9 +213,9 @@ class Drill:
         frm, to = iso_ms(now_ms - int(self.cfg.window_from_s * 1000)), iso_ms(now_ms - int(self.cfg.window_to_s * 1000))
         q = f"?from={frm}&to={to}"
         ours, d, f, pending = await asyncio.gather(
-            self.backend.get_json("/payments-summary" + q),
-            self.procs["default"].get_json("/admin/payments-summary" + q, TOKEN),
-            self.procs["fallback"].get_json("/admin/payments-summary" + q, TOKEN),
+            self.backend.get_json("/payments-summary" + q, timeout=CHECK_TIMEOUT_S),
+            self.procs["default"].get_json("/admin/payments-summary" + q, TOKEN, timeout=CHECK_TIMEOUT_S),
+            self.procs["fallback"].get_json("/admin/payments-summary" + q, TOKEN, timeout=CHECK_TIMEOUT_S),
             self._pending())
         rec = {"t": round(t, 3), "from": frm, "to": to, "answered": None not in (ours, d, f),
                "pending": pending, "out": self.out}
@@ -276,8 +277,8 @@ class Drill:
                 break
             await asyncio.sleep(0.002)
         pid = localstack.process(name)["pid"]
-        os.kill(pid, signal.SIGSTOP if fault == "valkey-stop" else signal.SIGKILL)
         rec["t"] = round(self.now(), 3)
+        os.kill(pid, signal.SIGSTOP if fault == "valkey-stop" else signal.SIGKILL)
         rec["in_flight"] = rel
         rec["in_flight_detail"] = detail
         rec["waited_for_in_flight_s"] = round(rec["t"] - t_wait, 3)
@@ -409,11 +410,11 @@ class Drill:
 
     # ------------------------------------------------------------ the report
 
-    def _period(self, t):
-        """The fault whose period holds time t (from its strike to the next one's), or None (before any)."""
+    def _period(self, t, lead=0.0):
+        """The fault whose period holds time t (from its strike, less `lead`, to the next one's), or None."""
         owner = None
         for i, f in enumerate(self.faults):
-            if f["t"] <= t:
+            if f["t"] - lead <= t:
                 owner = i
         return owner
 
@@ -460,7 +461,8 @@ class Drill:
         periods = [[] for _ in self.faults]
         baseline = []
         for c in self.checks:
-            i = self._period(c["t"])
+            # A check still waiting for its answers (1.5 s at most) when the fault struck is the fault's.
+            i = self._period(c["t"], lead=CHECK_TIMEOUT_S)
             (baseline if i is None else periods[i]).append(c)
         rows = []
         for i, f in enumerate(self.faults):
