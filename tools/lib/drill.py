@@ -103,6 +103,7 @@ class Drill:
         self.checks = []
         self.faults = []
         self.errors = []
+        self.client_failures = []  # (t, kind) of every POST without a 2xx
         self.stopping = False
         self.t0 = time.time()
 
@@ -162,12 +163,15 @@ class Drill:
             try:
                 status, _ = await self.gateway.request("POST", "/payments", body, timeout=self.cfg.request_timeout_s,
                                                        on_sent=sent)
-            except HTTPError:
+            except HTTPError as e:
                 status = 0
+                self.client_failures.append((self.now(), str(e)))
             finally:
                 if sent.counted:
                     self.out -= 1
             pay.statuses[status] = pay.statuses.get(status, 0) + 1
+            if status and not 200 <= status < 300:
+                self.client_failures.append((self.now(), f"HTTP {status}"))
             if 200 <= status < 300:
                 pay.acked_t = self.now()
                 break
@@ -466,8 +470,15 @@ class Drill:
             (baseline if i is None else periods[i]).append(c)
         rows = []
         for i, f in enumerate(self.faults):
-            rows.append(self._fault_row(f, periods[i], [p for p in lost if self._period(p.first_t) == i],
-                                        [p for p in both if self._period(p.first_t) == i]))
+            row = self._fault_row(f, periods[i], [p for p in lost if self._period(p.first_t) == i],
+                                  [p for p in both if self._period(p.first_t) == i])
+            kinds = {}
+            for t, kind in self.client_failures:
+                if self._period(t) == i:
+                    kinds[kind] = kinds.get(kind, 0) + 1
+            row["client_failures"] = kinds
+            row["max_client_out"] = max((c["out"] for c in periods[i]), default=0)
+            rows.append(row)
         base_bad = [c for c in baseline if not c["match"]]
 
         ok_rules = {
