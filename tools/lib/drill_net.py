@@ -30,7 +30,7 @@ class HTTPConnection:
             return await asyncio.wait_for(self._exchange(method, path, body, headers or {}), timeout)
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError, HTTPError) as e:
             self.close()
-            raise HTTPError(type(e).__name__) from e
+            raise HTTPError(str(e) if isinstance(e, HTTPError) else type(e).__name__) from e
 
     async def _exchange(self, method, path, body, headers):
         head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
