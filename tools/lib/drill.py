@@ -29,6 +29,10 @@ TOKEN = {"X-Rinha-Token": localstack.TOKEN}
 PROCESSORS = ("default", "fallback")
 KILLS = ("worker1", "worker2", "api1", "api2", "gateway", "valkey")
 FAULTS = KILLS + ("valkey-stop",)
+# Not in the default list: a worker frozen longer than its heartbeat's 3 s (a stalled container,
+# CPU starvation) is taken for dead while it still holds its payments and resumes afterwards.
+STOPS = ("valkey-stop", "worker1-stop", "worker2-stop")
+ALL_FAULTS = FAULTS + ("worker1-stop", "worker2-stop")
 CONSISTENT_WITHIN_S = 2.0
 CHECK_TIMEOUT_S = 1.5  # the official checker's timeout on each summary call
 
@@ -60,7 +64,7 @@ SCALES = {
     # CI: a few hundred payments a second for about a minute and a half of faults.
     "ci": dict(rate=200.0, warmup_s=5.0, observe_s=10.0, rounds=1),
     # The final's ~300 req/s (its average; 600 at its peak) for about five minutes, each fault twice.
-    "official": dict(rate=300.0, warmup_s=10.0, observe_s=20.0, rounds=2, settle_s=120.0),
+    "official": dict(rate=300.0, warmup_s=10.0, observe_s=20.0, rounds=2, settle_s=120.0, faults=ALL_FAULTS),
 }
 
 
@@ -264,7 +268,7 @@ class Drill:
         pending = await self._pending(timeout=0.2)
         detail = {"client_out": self.out, "valkey": pending}
         if fault.startswith("worker"):
-            rel = pending["processing"].get(fault, 0) if pending else 0
+            rel = pending["processing"].get(fault.removesuffix("-stop"), 0) if pending else 0
         elif fault.startswith("valkey"):
             rel = self.out + (pending["queue"] + sum(pending["processing"].values()) if pending else 0)
         else:
@@ -273,7 +277,8 @@ class Drill:
 
     async def _fault(self, fault, round_no):
         rec = {"fault": fault, "round": round_no}
-        name = "valkey" if fault == "valkey-stop" else fault
+        stop = fault in STOPS
+        name = fault.removesuffix("-stop")
         t_wait = self.now()
         while True:
             rel, detail = await self._inflight(fault)
@@ -282,14 +287,14 @@ class Drill:
             await asyncio.sleep(0.002)
         pid = localstack.process(name)["pid"]
         rec["t"] = round(self.now(), 3)
-        os.kill(pid, signal.SIGSTOP if fault == "valkey-stop" else signal.SIGKILL)
+        os.kill(pid, signal.SIGSTOP if stop else signal.SIGKILL)
         rec["in_flight"] = rel
         rec["in_flight_detail"] = detail
         rec["waited_for_in_flight_s"] = round(rec["t"] - t_wait, 3)
-        self.log(f"t={rec['t']:.1f}s {fault}: {'SIGSTOP' if fault == 'valkey-stop' else 'SIGKILL'} pid {pid} "
+        self.log(f"t={rec['t']:.1f}s {fault}: {'SIGSTOP' if stop else 'SIGKILL'} pid {pid} "
                  f"with {rel} in flight ({detail})")
         try:
-            if fault == "valkey-stop":
+            if stop:
                 await asyncio.sleep(self.cfg.stop_s)
                 os.kill(pid, signal.SIGCONT)
                 rec["resumed_s"] = round(self.now() - rec["t"], 3)
@@ -543,7 +548,7 @@ class Drill:
         back = f.get("ready_s") if f.get("ready_s") is not None else f.get("resumed_s")
         since_back = None if consistent is None or back is None else round(max(consistent - back, 0.0), 2)
         # A kill is judged from the strike; a stall from its end (SIGCONT), since it lasts by design.
-        judged = since_back if f["fault"] == "valkey-stop" else consistent
+        judged = since_back if f["fault"] in STOPS else consistent
         return {
             "fault": f["fault"], "round": f["round"], "t": f["t"], "in_flight": f["in_flight"],
             "in_flight_detail": f["in_flight_detail"], "waited_for_in_flight_s": f["waited_for_in_flight_s"],

@@ -36,7 +36,7 @@ def table(report):
     for r in report["faults"]:
         back = r.get("ready_s") if r.get("ready_s") is not None else r.get("resumed_s")
         after = "never" if r["consistent_after_s"] is None else f"{r['consistent_after_s']:.1f} s"
-        if r["fault"] == "valkey-stop" and r["consistent_after_back_s"] is not None:
+        if r["fault"].endswith("-stop") and r["consistent_after_back_s"] is not None:
             after += f" ({r['consistent_after_back_s']:.1f} s after SIGCONT)"
         if r["judged_s"] is None or r["judged_s"] > target:
             after += " !"
