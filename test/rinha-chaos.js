@@ -101,6 +101,7 @@ const windows = {
   centsDiff: new Counter("chaos_window_cents_diff"),
   errors: new Counter("chaos_window_errors"),
 };
+const timelineCompleted = new Counter("chaos_timeline_completed");
 const settle = {
   settled: new Counter("chaos_settled"),
   ms: new Counter("chaos_settle_ms"),
@@ -205,6 +206,7 @@ export async function chaosTimeline() {
     await L.setPhase({ default: d, fallback: f });
     if (what) console.info(`chaos t=${at}s: ${what} (default ${d[0]} ms${d[1] ? " failing" : ""}, fallback ${f[0]} ms${f[1] ? " failing" : ""})`);
   }
+  timelineCompleted.add(1);
 }
 
 function same(b, d, f) {
@@ -277,6 +279,11 @@ function verification(data) {
   const settled = c("chaos_settled") > 0;
   const amountsExact = unconfirmedN > 0 || D.cmp(bookedAmount, acceptedAmount) === 0;
   const problems = [];
+  const whole = c("chaos_timeline_completed") > 0;
+  if (!whole) {
+    problems.push("the load was cut short (the test aborted before its last phase): payments whose POST was " +
+      "out then were never counted as accepted, so 'duplicados' may count them");
+  }
   if (!settled) problems.push(`the backend did not settle within ${SETTLE_S} s`);
   if (!backendEqualsProcessors) problems.push("backend summary != processors' admin totals");
   if (lost) problems.push(`${lost} accepted payments were never booked`);
@@ -289,6 +296,7 @@ function verification(data) {
   return {
     ok: problems.length === 0,
     problemas: problems,
+    carga_completa: whole,
     estabilizou: settled,
     tempo_estabilizacao_s: c("chaos_settle_ms") / 1000,
     aceitos: { num_pagamentos: acceptedN, total: D.num(acceptedAmount) },
