@@ -55,6 +55,7 @@ class Config:
     inflight_wait_s: float = 5.0  # longest wait for payments in flight before striking anyway
     consistent_wait_s: float = 30.0  # longest extra wait for consistent windows before the next fault
     settle_s: float = 90.0
+    settle_max_s: float = 900.0  # while the backlog still goes down
     lookup_limit: int = 0  # look up at most this many payments in the processors (0: all)
     key_prefix: str = ""  # Valkey key prefix; "" = the workers' KEY_PREFIX (default rinha)
     seed: int = 0
@@ -318,14 +319,25 @@ class Drill:
     # ------------------------------------------------------------ after the load
 
     async def _settle(self):
-        """Waits until our unbounded summary equals the processors' and nothing is pending, 3 polls in a row."""
+        """Waits until our unbounded summary equals the processors' and nothing is pending, 3 polls in a
+        row: for settle_s, and longer (up to settle_max_s) while a backlog is still going down."""
         t = time.monotonic()
         stable, last = 0, None
-        while time.monotonic() - t < self.cfg.settle_s:
+        best, best_t = None, t  # the smallest backlog seen, and when
+        ours = d = f = pending = None
+        while True:
+            elapsed = time.monotonic() - t
+            draining = time.monotonic() - best_t < 15
+            if elapsed > self.cfg.settle_max_s or (elapsed > self.cfg.settle_s and not draining):
+                break
             ours = await self.backend.get_json("/payments-summary", timeout=3)
             d = await self.procs["default"].get_json("/admin/payments-summary", TOKEN, timeout=3)
             f = await self.procs["fallback"].get_json("/admin/payments-summary", TOKEN, timeout=3)
             pending = await self._pending()
+            if pending is not None:
+                backlog = pending["queue"] + sum(pending["processing"].values())
+                if best is None or backlog < best:
+                    best, best_t = backlog, time.monotonic()
             if None not in (ours, d, f) and pending is not None:
                 mine = side_totals(ours)
                 theirs = {"default": (int(d["totalRequests"]), to_cents(d["totalAmount"])),
