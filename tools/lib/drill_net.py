@@ -8,7 +8,9 @@ from decimal import Decimal
 
 
 class HTTPError(Exception):
-    """No whole answer: refused, reset, closed or timed out."""
+    """No whole answer: refused, reset, closed or timed out. `reused`: on a kept-alive connection."""
+
+    reused = False
 
 
 class HTTPConnection:
@@ -76,7 +78,8 @@ class HTTPPool:
         connection is held (the request is about to leave): the caller's count of requests out."""
         async with self.slots:
             conn = self.idle.pop() if self.idle else None
-            if conn is None or conn.writer is None:
+            reused = conn is not None and conn.writer is not None
+            if not reused:
                 conn = HTTPConnection(self.host, self.port)
                 try:
                     await conn.open(self.connect_timeout)
@@ -84,17 +87,30 @@ class HTTPPool:
                     raise HTTPError(f"connect: {type(e).__name__}") from e
             if on_sent:
                 on_sent()
-            status, data = await conn.request(method, path, body, headers, timeout)
+            try:
+                status, data = await conn.request(method, path, body, headers, timeout)
+            except HTTPError as e:
+                e.reused = reused
+                raise
             if conn.writer is not None:
                 self.idle.append(conn)
             return status, data
 
     async def get_json(self, path, headers=None, timeout=1.5):
-        """-> parsed JSON (decimals exact) on 200, else None."""
+        """-> parsed JSON (decimals exact) on 200, else None. Like Go's client (k6, the official
+        checker), a GET that fails on a kept-alive connection the server has closed goes again once
+        on a new one, within the same timeout."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
         try:
             status, data = await self.request("GET", path, b"", headers, timeout)
-        except HTTPError:
-            return None
+        except HTTPError as e:
+            if not e.reused or end - loop.time() <= 0.05:
+                return None
+            try:
+                status, data = await self.request("GET", path, b"", headers, end - loop.time())
+            except HTTPError:
+                return None
         if status != 200:
             return None
         try:
