@@ -544,12 +544,14 @@ class Drill:
             rel = round(c["t"] - f["t"], 2)
             if not c["match"]:
                 if cur is None:
-                    cur = {"from_s": rel, "to_s": None, "checks": 0, "unanswered": 0, "max_count_diff": 0,
-                           "max_cents_diff": 0}
+                    cur = {"from_s": rel, "to_s": None, "checks": 0, "unanswered": 0, "unanswered_by": [],
+                           "max_count_diff": 0, "max_cents_diff": 0}
                     runs.append(cur)
                 cur["checks"] += 1
                 if not c["answered"]:
                     cur["unanswered"] += 1
+                    # The backend's silence is the stack's; a processor's is the test machine's.
+                    cur["unanswered_by"] = sorted(set(cur["unanswered_by"]) | set(c.get("missing", [])))
                 else:
                     cur["max_count_diff"] = max(cur["max_count_diff"], c["count_diff"])
                     cur["max_cents_diff"] = max(cur["max_cents_diff"], c["cents_diff"])

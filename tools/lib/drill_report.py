@@ -11,7 +11,7 @@ def _runs_text(runs):
         end = "…" if r["to_s"] is None else f"{r['to_s']:.1f}"
         what = f"{r['from_s']:.1f}-{end}s"
         if r["unanswered"]:
-            what += f" ({r['unanswered']} unanswered)"
+            what += f" ({r['unanswered']} unanswered: {'+'.join(r.get('unanswered_by') or ['?'])})"
         elif r["max_count_diff"]:
             what += f" (Δ≤{r['max_count_diff']})"
         parts.append(what)
