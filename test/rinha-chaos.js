@@ -1,12 +1,16 @@
 // A day the official tests do not bring (ours): long outages, both processors down at once, fast
-// flapping and a default that is slow but never fails for a minute and a half, under a sustained
-// load; clients that retry (same correlationId) and amounts that vary. Scored like the final
-// (processors' admin totals at the end of the load, consistency on [now-15 s, now-2 s]); then,
-// with both processors healthy, it waits for the backend to settle and verifies that nothing was
-// lost or booked twice: backend summary == processors' admin totals == accepted payments.
+// flapping, a default that is slow but never fails for a minute and a half, then processors
+// slower than the checker's 2 s lag (the default alone at 1.8 s, then both at 3 s), under a
+// sustained load; clients that retry (same correlationId) and amounts that vary. Scored like the
+// final (processors' admin totals at the end of the load, consistency on [now-15 s, now-2 s]);
+// besides the official check every 10 s, a windowed check every few seconds compares counts AND
+// amounts on the same window and reports each mismatched window with its phase. Then, with both
+// processors healthy, it waits for the backend to settle and verifies that nothing was lost or
+// booked twice: backend summary == processors' admin totals == accepted payments.
 //
 // Parameters: those of rinha-lib.js, plus CHAOS_SETTLE_S (longest wait for the backend to drain,
-// default 90), CHAOS_RESEND_RATE (share of accepted payments a client sends again, default 0.02).
+// default 90), CHAOS_RESEND_RATE (share of accepted payments a client sends again, default 0.02),
+// CHAOS_WINDOW_CHECK_S (seconds between windowed checks, default 3).
 // Run: tools/bench chaos (or k6 run test/rinha-chaos.js against a running stack).
 
 import exec from "k6/execution";
@@ -16,32 +20,38 @@ import * as D from "./decimal.js";
 import * as L from "./rinha-lib.js";
 
 const MAX_REQUESTS = L.maxRequests(500);
-const LOAD_S = 240;
+const LOAD_S = 300;
 const RAMP_S = 60;
 const SETTLE_S = parseInt(__ENV.CHAOS_SETTLE_S || "90", 10);
 const RESEND_RATE = parseFloat(__ENV.CHAOS_RESEND_RATE || "0.02");
 const RETRIES = 2; // a client tries a payment up to 3 times when it gets no 2xx
+const WINDOW_CHECK_S = parseFloat(__ENV.CHAOS_WINDOW_CHECK_S || "3");
 
 const OK = [0, false];
 const DOWN = [0, true];
 
-/** [start s, default [delay ms, failing], fallback [delay ms, failing], what] */
+/** [start s, default [delay ms, failing], fallback [delay ms, failing], what, phase tag (windowed checks)] */
 function timeline() {
   const t = [
-    [0, OK, OK, "warm-up, both healthy"],
-    [20, DOWN, OK, "default down for 40 s"],
-    [60, DOWN, DOWN, "both down for 30 s: everything must wait"],
+    [0, OK, OK, "warm-up, both healthy", "warm-up"],
+    [20, DOWN, OK, "default down for 40 s", "default-down"],
+    [60, DOWN, DOWN, "both down for 30 s: everything must wait", "both-down"],
   ];
   // Fast flapping, 90-120 s: the four combinations in turn, 1.5 s each, small delays.
   const states = [[[0, false], [20, false]], [[10, true], [0, false]], [[30, true], [10, true]], [[0, false], [0, true]]];
   for (let i = 0; i < 20; i++) {
     const [d, f] = states[i % states.length];
-    t.push([90 + i * 1.5, d, f, i === 0 ? "flapping every 1.5 s for 30 s" : ""]);
+    t.push([90 + i * 1.5, d, f, i === 0 ? "flapping every 1.5 s for 30 s" : "", "flapping"]);
   }
-  t.push([120, [1200, false], OK, "default slow (1.2 s) but never failing, 90 s"]);
-  t.push([180, [1200, false], DOWN, "... and the fallback down for its last 30 s"]);
-  t.push([210, [40, false], [40, false], "recovery, both at 40 ms"]);
-  t.push([LOAD_S, OK, OK, "end of load: both healthy for the settle period"]);
+  t.push([120, [1200, false], OK, "default slow (1.2 s) but never failing, 90 s", "default-1200"]);
+  t.push([180, [1200, false], DOWN, "... and the fallback down for its last 30 s", "default-1200-only"]);
+  t.push([210, [40, false], [40, false], "recovery, both at 40 ms", "recovery"]);
+  // Slower than the checker's lag (its window ends 2 s before now): a payment sent at t is in a
+  // window from t + 2 s on, but booked only when the processor answers.
+  t.push([220, [1800, false], DOWN, "default at 1.8 s, the fallback down, 20 s", "default-1800-only"]);
+  t.push([240, [3000, false], [3000, false], "both at 3 s, never failing, 30 s", "both-3000"]);
+  t.push([270, [40, false], [40, false], "recovery, both at 40 ms", "recovery-2"]);
+  t.push([LOAD_S, OK, OK, "end of load: both healthy for the settle period", "settle"]);
   return t;
 }
 
@@ -51,17 +61,35 @@ const SCENARIOS = {
     stages: [{ target: MAX_REQUESTS, duration: `${RAMP_S}s` }, { target: MAX_REQUESTS, duration: `${LOAD_S - RAMP_S}s` }],
   },
   payments_consistency: { exec: "consistency", executor: "constant-vus", duration: `${LOAD_S}s`, vus: 1 },
+  window_checks: { exec: "windowCheck", executor: "constant-vus", duration: `${LOAD_S}s`, vus: 1, gracefulStop: "5s" },
   chaos_timeline: { exec: "chaosTimeline", executor: "per-vu-iterations", vus: 1, iterations: 1, maxDuration: `${LOAD_S + 30}s` },
 };
 
 // The phases p99 is reported for: the timeline's entries that say what starts (the flapping is one),
 // up to the end of the load (the settle period's calls are teardown's).
-const PHASES = timeline().filter(([at, , , what]) => what && at < LOAD_S);
-L.trackPhases(PHASES.map(([at]) => at), SCENARIOS, LOAD_S, PHASES.map(([, , , what]) => what));
+const P99_PHASES = timeline().filter(([at, , , what]) => what && at < LOAD_S);
+L.trackPhases(P99_PHASES.map(([at]) => at), SCENARIOS, LOAD_S, P99_PHASES.map(([, , , what]) => what));
+
+// The phase tags of the windowed checks.
+const PHASES = [...new Set(timeline().map((x) => x[4]))];
+
+/** The phase tag at `s` seconds into the load. */
+function phaseAt(s) {
+  let tag = PHASES[0];
+  for (const x of timeline()) if (x[0] <= s) tag = x[4];
+  return tag;
+}
+
+const windowThresholds = {};
+for (const ph of PHASES) {
+  // Always true: they make k6 keep the per-phase sub-metrics for handleSummary.
+  windowThresholds[`chaos_window_checks{phase:${ph}}`] = ["count>=0"];
+  windowThresholds[`chaos_window_mismatches{phase:${ph}}`] = ["count>=0"];
+}
 
 export const options = {
   summaryTrendStats: ["p(99)", "count"],
-  thresholds: { ...L.THRESHOLDS, ...L.phaseThresholds() },
+  thresholds: { ...L.THRESHOLDS, ...L.phaseThresholds(), ...windowThresholds },
   teardownTimeout: `${SETTLE_S + 60}s`,
   scenarios: SCENARIOS,
 };
@@ -73,6 +101,15 @@ const unconfirmedCents = new Counter("chaos_unconfirmed_cents");
 const rejected = new Counter("chaos_rejected");
 const resent = new Counter("chaos_resent");
 const retried = new Counter("chaos_retries");
+// The windowed checks: counts and amounts over [now-15 s, now-2 s], tagged with the phase.
+const windows = {
+  checks: new Counter("chaos_window_checks"),
+  mismatches: new Counter("chaos_window_mismatches"),
+  countDiff: new Counter("chaos_window_count_diff"),
+  centsDiff: new Counter("chaos_window_cents_diff"),
+  errors: new Counter("chaos_window_errors"),
+};
+const timelineCompleted = new Counter("chaos_timeline_completed");
 const settle = {
   settled: new Counter("chaos_settled"),
   ms: new Counter("chaos_settle_ms"),
@@ -136,6 +173,39 @@ export async function consistency() {
   await L.consistencyIteration(2000);
 }
 
+/** One windowed check, counts AND amounts, every WINDOW_CHECK_S. */
+export async function windowCheck() {
+  const began = Date.now();
+  const now = Date.now();
+  const from = new Date(now - 15000).toISOString();
+  const to = new Date(now - 2000).toISOString();
+  const [b, d, f] = await Promise.all([L.backendSummary(from, to), L.processorSummary("default", from, to),
+    L.processorSummary("fallback", from, to)]);
+  const phase = phaseAt((now - exec.scenario.startTime) / 1000);
+  const tags = { phase };
+  windows.checks.add(1, tags);
+  if (!(b.ok && d.ok && f.ok)) {
+    windows.errors.add(1, tags);
+  } else {
+    let n = 0;
+    let cents = 0;
+    for (const [p, s] of [["default", d], ["fallback", f]]) {
+      n += Math.abs(b[p].totalRequests - s.totalRequests);
+      cents += Math.abs(D.cents(b[p].totalAmount) - D.cents(s.totalAmount));
+    }
+    if (n > 0 || cents > 0) {
+      windows.mismatches.add(1, tags);
+      windows.countDiff.add(n, tags);
+      windows.centsDiff.add(cents, tags);
+      console.warn(`window mismatch (${phase}, t=${((now - exec.scenario.startTime) / 1000).toFixed(1)}s) ` +
+        `[${from}, ${to}]: backend ${key(b)} vs processors ${d.totalRequests}/${D.str(d.totalAmount)}/` +
+        `${f.totalRequests}/${D.str(f.totalAmount)} (count/amount default, then fallback)`);
+    }
+  }
+  const wait = WINDOW_CHECK_S - (Date.now() - began) / 1000;
+  if (wait > 0) sleep(wait);
+}
+
 export async function chaosTimeline() {
   const start = exec.scenario.startTime;
   for (const [at, d, f, what] of timeline()) {
@@ -144,6 +214,7 @@ export async function chaosTimeline() {
     await L.setPhase({ default: d, fallback: f });
     if (what) console.info(`chaos t=${at}s: ${what} (default ${d[0]} ms${d[1] ? " failing" : ""}, fallback ${f[0]} ms${f[1] ? " failing" : ""})`);
   }
+  timelineCompleted.add(1);
 }
 
 function same(b, d, f) {
@@ -204,19 +275,36 @@ function verification(data) {
   const bookedAmount = D.fromCents(c("chaos_processor_default_cents") + c("chaos_processor_fallback_cents"));
   const backendEqualsProcessors = L.PROCESSORS.every((p) =>
     backend[p].num_pagamentos === processors[p].num_pagamentos && backend[p].total === processors[p].total);
+  const windowsChecked = c("chaos_window_checks");
+  const windowsMismatched = c("chaos_window_mismatches");
+  const perPhase = {};
+  for (const ph of PHASES) {
+    const checked = c(`chaos_window_checks{phase:${ph}}`);
+    if (checked) perPhase[ph] = { verificadas: checked, divergentes: c(`chaos_window_mismatches{phase:${ph}}`) };
+  }
   const lost = Math.max(0, acceptedN - bookedN);
   const twice = Math.max(0, bookedN - acceptedN - unconfirmedN);
   const settled = c("chaos_settled") > 0;
   const amountsExact = unconfirmedN > 0 || D.cmp(bookedAmount, acceptedAmount) === 0;
   const problems = [];
+  const whole = c("chaos_timeline_completed") > 0;
+  if (!whole) {
+    problems.push("the load was cut short (the test aborted before its last phase): payments whose POST was " +
+      "out then were never counted as accepted, so 'duplicados' may count them");
+  }
   if (!settled) problems.push(`the backend did not settle within ${SETTLE_S} s`);
   if (!backendEqualsProcessors) problems.push("backend summary != processors' admin totals");
   if (lost) problems.push(`${lost} accepted payments were never booked`);
   if (twice) problems.push(`${twice} payments booked more than once (or never accepted)`);
   if (!amountsExact) problems.push(`booked amount ${D.str(bookedAmount)} != accepted amount ${D.str(acceptedAmount)}`);
+  if (windowsMismatched) {
+    const where = Object.entries(perPhase).filter(([, v]) => v.divergentes).map(([k, v]) => `${k} ${v.divergentes}`);
+    problems.push(`${windowsMismatched} of ${windowsChecked} windows [now-15 s, now-2 s] mismatched (${where.join(", ")})`);
+  }
   return {
     ok: problems.length === 0,
     problemas: problems,
+    carga_completa: whole,
     estabilizou: settled,
     tempo_estabilizacao_s: c("chaos_settle_ms") / 1000,
     aceitos: { num_pagamentos: acceptedN, total: D.num(acceptedAmount) },
@@ -229,6 +317,16 @@ function verification(data) {
     processadores: processors,
     perdidos: lost,
     duplicados: twice,
+    janelas: {
+      verificadas: windowsChecked,
+      divergentes: windowsMismatched,
+      inconsistencias: c("chaos_window_count_diff"),
+      diferenca_centavos: c("chaos_window_cents_diff"),
+      erros: c("chaos_window_errors"),
+      por_fase: perPhase,
+      descricao: `Every ${WINDOW_CHECK_S} s during the load: backend vs processors over [now-15 s, now-2 s], counts ` +
+        "and amounts; 'inconsistencias' sums |Δ count| as the official check does, 'diferenca_centavos' |Δ amount| in cents.",
+    },
     descricao: "After the load, both processors healthy: the backend's summary must equal the processors' " +
       "admin totals, and both must equal the payments answered 2xx (each correlationId once).",
   };
@@ -241,6 +339,8 @@ export function handleSummary(data) {
   const text = `   settle: ${v.estabilizou ? "settled" : "NOT settled"} in ${v.tempo_estabilizacao_s} s; accepted ${v.aceitos.num_pagamentos} ` +
     `(${v.nao_confirmados.num_pagamentos} unconfirmed, ${v.reenviados} re-sent), booked default ` +
     `${v.processadores.default.num_pagamentos} + fallback ${v.processadores.fallback.num_pagamentos}\n` +
+    `   windows [now-15 s, now-2 s] every ${WINDOW_CHECK_S} s: ${v.janelas.divergentes} of ${v.janelas.verificadas} ` +
+    `mismatched (Δ count ${v.janelas.inconsistencias}, Δ cents ${v.janelas.diferenca_centavos}, ${v.janelas.erros} failed)\n` +
     `   verification: ${v.ok ? "OK - nothing lost, nothing booked twice" : "FAILED - " + v.problemas.join("; ")}\n`;
   return L.summaryOutputs(data, result, "chaos-results.json", text);
 }
