@@ -42,7 +42,11 @@ let package = Package(
         // The queue, the attempts, the booked payments and the shared health, as Valkey scripts.
         .target(
             name: "PaymentStore",
-            dependencies: ["PaymentCore", "ValkeyClient"]
+            dependencies: [
+                "PaymentCore", "ValkeyClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
         ),
         // Shared bits of the NIO HTTP/1.1 servers (API and simulator): binding, responses.
         .target(

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import PaymentCore
 import ValkeyClient
@@ -9,6 +10,7 @@ public struct PaymentStore: Sendable {
     public let client: ValkeyClient
     public let keys: StoreKeys
     public let retention: Retention
+    private let loader = LibraryLoader()
 
     public init(client: ValkeyClient, keys: StoreKeys = StoreKeys(), retention: Retention = .day) {
         self.client = client
@@ -22,12 +24,12 @@ public struct PaymentStore: Sendable {
     func fcall(_ name: String, keys: [String], args: [String]) -> EventLoopFuture<RESPValue> {
         let command = RESPCommand(["FCALL", name, String(keys.count)] + keys + args)
         let client = self.client
+        let loader = self.loader
         return client.send(command).flatMap { reply in
             guard case .error(let message) = reply, message.contains("Function not found") else {
                 return client.eventLoop.makeSucceededFuture(reply)
             }
-            return client.send(RESPCommand(["FUNCTION", "LOAD", "REPLACE", PaymentLifecycle.library])).flatMap {
-                loaded in
+            return loader.load(on: client).flatMap { loaded in
                 if case .error = loaded { return client.eventLoop.makeSucceededFuture(loaded) }
                 return client.send(command)
             }
@@ -42,7 +44,8 @@ public struct PaymentStore: Sendable {
 
     /// Loads (or replaces) the lifecycle library now, so the first payment does not pay for it.
     public func loadLibrary() async throws {
-        _ = try await client.call("FUNCTION", "LOAD", "REPLACE", PaymentLifecycle.library)
+        let reply = try await loader.load(on: client).get()
+        if case .error(let message) = reply { throw ValkeyError.server(message) }
     }
 
     // MARK: API side
@@ -148,7 +151,7 @@ public struct PaymentStore: Sendable {
     ) async throws -> [Claimed] {
         // Payloads of these buckets are begun in the claim; older ones have expired records,
         // newer ones come from a clock far ahead (`begin` handles either).
-        let b = retention.bucket(at: requestedAt)
+        let b = retention.bucket(at: WallClock.nowMillis())
         let buckets = Array(b - 2...b + 1)
         let reply = try await fcallChecked(
             "claim",
@@ -349,6 +352,22 @@ public struct PaymentStore: Sendable {
             if let text = value.string, let h = ProcessorHealth(text: text) { result[p] = h }
         }
         return result
+    }
+}
+
+/// Loads the lifecycle library once however many calls found it missing at the same time (a
+/// burst pipelined to a new server would otherwise send the library's text once per call).
+final class LibraryLoader: Sendable {
+    private let inFlight = NIOLockedValueBox<EventLoopFuture<RESPValue>?>(nil)
+
+    func load(on client: ValkeyClient) -> EventLoopFuture<RESPValue> {
+        inFlight.withLockedValue { current in
+            if let current { return current }
+            let future = client.send(RESPCommand(["FUNCTION", "LOAD", "REPLACE", PaymentLifecycle.library]))
+            current = future
+            future.whenComplete { _ in self.inFlight.withLockedValue { $0 = nil } }
+            return future
+        }
     }
 }
 

@@ -176,7 +176,7 @@ public final class ValkeyClient: @unchecked Sendable {
             .connectTimeout(configuration.connectTimeout)
             // Well above what a busy pipeline keeps unsent in one tick, well below what matters
             // for memory: past it the connection counts as stalled (see `sendOnLoop`).
-            .channelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
+            .channelOption(.writeBufferWaterMark, value: .init(low: 512 * 1024, high: 2 * 1024 * 1024))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(RESPChannelHandler())

@@ -9,6 +9,9 @@ public struct RoutingPolicy: Sendable, Equatable {
     /// When default has this many payments in flight it is not keeping up: the overflow goes to
     /// fallback (when fallback is usable).
     public var maxDefaultInFlight: Int = 450
+    /// Calls one processor gets at once (its connections): a payment is claimed, and its
+    /// requestedAt stamped, only when it can go out at once rather than wait for a connection.
+    public var maxCallsPerProcessor: Int = 64
     /// A processor believed failing gets one real payment this often, to notice its recovery
     /// sooner than the health poll would (a 500 is definite: the payment then goes elsewhere).
     public var probeIntervalMillis: Int64 = 1_000
@@ -106,12 +109,13 @@ public struct Router: Sendable {
         return nil
     }
 
-    /// How many new payments `p` should take now (at least one): one if it is failing (a
-    /// probe); default only up to its in-flight limit while fallback is usable.
+    /// How many new payments `p` should take now: one if it is failing (a probe); no more than
+    /// it has free connections; default only up to its in-flight limit while fallback is usable.
     public func room(for p: Processor, now: Int64) -> Int {
         if view(p).failing { return 1 }
-        guard p == .default, usable(.fallback, now: now) else { return Int.max }
-        return max(1, policy.maxDefaultInFlight - view(.default).inFlight)
+        let free = max(0, policy.maxCallsPerProcessor - view(p).inFlight)
+        guard p == .default, usable(.fallback, now: now) else { return free }
+        return min(free, max(1, policy.maxDefaultInFlight - view(.default).inFlight))
     }
 
     /// Whether `choose(now:)` would return a processor, without taking a probe.

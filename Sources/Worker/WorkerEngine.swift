@@ -110,9 +110,14 @@ public final class WorkerEngine: Sendable {
             }
             let limit = min(
                 free, configuration.claimBatch, router.withLockedValue { $0.room(for: processor, now: now) })
+            if limit <= 0 && adopting == nil {
+                // Every connection to it is busy: its answers free them within milliseconds.
+                await loop.sleep(milliseconds: 10)
+                continue
+            }
             do {
                 let claimed = try await store.claim(
-                    worker: worker, limit: adopting == nil ? limit : limit - 1, processor: processor,
+                    worker: worker, limit: adopting == nil ? limit : max(0, limit - 1), processor: processor,
                     requestedAt: now, adopting: adopting)
                 adopting = nil
                 gate.take(claimed.count)

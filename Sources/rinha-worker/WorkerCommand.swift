@@ -83,6 +83,7 @@ struct WorkerCommand: AsyncParsableCommand {
         config.maxInFlight = maxInFlight
         config.requestTimeoutMillis = requestTimeoutMs
         config.maxConnectionsPerProcessor = maxConnections
+        config.routing.maxCallsPerProcessor = maxConnections
         config.routing.slowMillis = slowMs
         // Beyond the pool's connections, calls to default would wait in the pool: overflowing them
         // to fallback instead is what the limit is for.

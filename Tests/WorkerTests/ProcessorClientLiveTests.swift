@@ -298,7 +298,7 @@ struct ProcessorClientSimulatorTests {
                 .default, "GET /payments/\(numberedPayment(1).correlationID) HTTP/1.1\r\nHost: s\r\n\r\n")
             #expect(stored.status == 200)
             let members = JSONScanner.parseObject(stored.body) ?? []
-            #expect(members.contains { $0.0 == "requestedAt" && $0.1 == .string("2025-07-10T12:34:56.123Z") })
+            #expect(members.contains { $0.0 == "requestedAt" && $0.1 == .string("2025-07-10T12:34:56.123") })
             #expect(members.contains { $0.0 == "amount" && ($0.1 == .number("19.9") || $0.1 == .number("19.90")) })
 
             let h = try await client.health(.default)

@@ -263,13 +263,15 @@ struct ProcessorClientTests {
     func refusedFailsFast() async throws {
         let port = try await closedPort()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        try await withProcessorClient(default: "http://127.0.0.1:\(port)", timeoutMillis: 1_500, group: group) {
+        // A timeout far longer than a refusal can take even on a crowded machine: the bound
+        // tells "refused at once" from "waited for the timeout", not how fast the machine is.
+        try await withProcessorClient(default: "http://127.0.0.1:\(port)", timeoutMillis: 20_000, group: group) {
             client in
             let start = ContinuousClock.now
             let got = await client.send(payment, attempt: sentAttempt)
             let took = ContinuousClock.now - start
             #expect(got == .failed)
-            #expect(took < .milliseconds(500), "took \(took)")
+            #expect(took < .seconds(10), "took \(took)")
         }
         try await group.shutdownGracefully()
     }

@@ -125,16 +125,19 @@ struct RouterFailureTests {
         #expect(router.choose(now: t + 101) == .default)
     }
 
-    @Test("default failing and fallback slow: fallback, the one not failing")
+    @Test("one failing and the other slower than the checker's lag: payments wait, as when both fail")
     func failingVersusSlow() {
         var router = Router()
         router.call(.default, from: t, to: t + 5, .failed)
         router.healthPolled(.fallback, failing: false, minResponseTime: 3_000, polledAt: t)
-        #expect(router.choose(now: t + 10) == .fallback)
+        #expect(router.choose(now: t + 10) == nil)
         var other = Router()
         other.call(.fallback, from: t, to: t + 5, .failed)
         other.healthPolled(.default, failing: false, minResponseTime: 3_000, polledAt: t)
-        #expect(other.choose(now: t + 10) == .default)
+        #expect(other.choose(now: t + 10) == nil)
+        // Fast again: taken at once.
+        other.healthPolled(.default, failing: false, minResponseTime: 20, polledAt: t + 20)
+        #expect(other.choose(now: t + 21) == .default)
     }
 
     @Test("while fallback is usable a failing default gets exactly one probe per probe interval")
@@ -281,16 +284,34 @@ struct RouterLatencyTests {
         #expect(router.choose(now: t + 10_001) == .fallback)
     }
 
-    @Test("both slow: the faster one, default on a tie")
+    @Test("both slower than the checker's lag: payments wait until one is fast again")
     func bothSlow() {
         var router = Router()
         router.healthPolled(.default, failing: false, minResponseTime: 3_000, polledAt: t)
         router.healthPolled(.fallback, failing: false, minResponseTime: 2_000, polledAt: t)
-        #expect(router.choose(now: t + 1) == .fallback)
-        router.healthPolled(.default, failing: false, minResponseTime: 1_900, polledAt: t + 10)
-        #expect(router.choose(now: t + 11) == .default)
-        router.healthPolled(.fallback, failing: false, minResponseTime: 1_900, polledAt: t + 20)
+        #expect(router.choose(now: t + 1) == nil)
+        #expect(!router.wouldChoose(now: t + 1_500))
+        router.healthPolled(.fallback, failing: false, minResponseTime: 1_000, polledAt: t + 10)
+        #expect(router.choose(now: t + 11) == .fallback)
+        router.healthPolled(.default, failing: false, minResponseTime: 100, polledAt: t + 20)
         #expect(router.choose(now: t + 21) == .default)
+    }
+
+    @Test("room: no more new payments than a processor has free connections; one for a failing one")
+    func room() {
+        var router = Router()
+        router.policy.maxCallsPerProcessor = 4
+        router.policy.maxDefaultInFlight = 3
+        #expect(router.room(for: .fallback, now: t) == 4)
+        #expect(router.room(for: .default, now: t) == 3)
+        for _ in 0..<3 { router.callStarted(.default, now: t) }
+        #expect(router.room(for: .default, now: t) == 1)
+        router.call(.fallback, from: t, to: t + 5, .failed)
+        // Fallback failing: default may use all its connections, and fallback gets a probe.
+        #expect(router.room(for: .default, now: t + 6) == 1)
+        router.callStarted(.default, now: t + 6)
+        #expect(router.room(for: .default, now: t + 6) == 0)
+        #expect(router.room(for: .fallback, now: t + 6) == 1)
     }
 
     @Test("a health poll sets the expected latency from minResponseTime")

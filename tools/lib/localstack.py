@@ -217,10 +217,13 @@ def translate(svc, run):
     env = {k: local(v) for k, v in svc["environment"].items()}
     hc = binary([local(a) for a in svc["healthcheck"]]) if svc["healthcheck"] else None
     if hc is None and svc["command"][:1] == ["rinha-worker"] and env.get("VALKEY_URL", "").startswith("unix:"):
-        # A worker serves nothing; it is up once its heartbeat is in Valkey.
-        key = f"{{{env.get('KEY_PREFIX', 'rinha')}}}:heartbeat:{env.get('WORKER_ID', '')}"
+        # A worker serves nothing; it is up once its heartbeat is in Valkey. (The key without
+        # the hash tag is the one releases before the tag wrote: STACK_BUILD_DIR may point at
+        # one, to measure it side by side.)
+        prefix, wid = env.get("KEY_PREFIX", "rinha"), env.get("WORKER_ID", "")
+        keys = f"{{{prefix}}}:heartbeat:{wid} {prefix}:heartbeat:{wid}"
         cli = valkey_bin("valkey-cli")
-        hc = ["sh", "-c", f'[ "$({cli} -s {env["VALKEY_URL"][5:]} exists {key})" = 1 ]']
+        hc = ["sh", "-c", f'[ "$({cli} -s {env["VALKEY_URL"][5:]} exists {keys})" = 1 ]']
     if svc["name"] == "gateway" and hc is None:
         hc = [str(build_dir() / "rinha-probe"), f"127.0.0.1:{port}", "/payments-summary"]
     return argv, env, hc
