@@ -161,7 +161,7 @@ def table_lines(pp):
     for name in pp["stack_processes"]:
         lines.append(line(name, procs[name]))
     if pp.get("stack_total"):
-        lines.append(line("stack total (" + " + ".join(pp["stack_processes"]) + ")", pp["stack_total"]))
+        lines.append(line("stack total (the six above)" if len(pp["stack_processes"]) == 6 else "stack total", pp["stack_total"]))
     for name, r in procs.items():
         if name not in pp["stack_processes"]:
             lines.append(line(name, r))
