@@ -43,6 +43,7 @@ def test_a_full_valkey_refuses_new_payments_with_503_and_books_every_accepted_on
     # With room again, payments are taken as before.
     _, status = clean.gateway.pay()
     assert status == 202
+    clean.settle(len(acked) + 1)
 
 
 def rss_kb(pid):
@@ -90,3 +91,4 @@ def test_a_stalled_valkey_gets_clients_a_503_within_about_a_second_and_nothing_t
     clean.assert_agrees_with_processors(len(acked_during))
     _, status = clean.gateway.pay()
     assert status == 202
+    clean.settle(len(acked_during) + 1)

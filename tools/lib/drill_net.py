@@ -1,6 +1,6 @@
 """The drill's wire clients, on asyncio so that one thread drives the load, the checker and the faults
 at once: a keep-alive HTTP/1.1 pool over TCP and a pipelining RESP client over Valkey's Unix socket.
-Only what the drill needs: Content-Length bodies, no chunked encoding, no TLS."""
+Only what the drill needs: Content-Length and chunked bodies (the processors answer chunked, as Kestrel does), no TLS."""
 
 import asyncio
 import json
@@ -45,7 +45,7 @@ class HTTPConnection:
         if not status_line:
             raise HTTPError("closed")
         status = int(status_line.split(b" ", 2)[1])
-        length, close = 0, False
+        length, close, chunked = 0, False, False
         while True:
             line = await self.reader.readline()
             if line in (b"\r\n", b"\n"):
@@ -56,9 +56,22 @@ class HTTPConnection:
             name = name.strip().lower()
             if name == "content-length":
                 length = int(value.strip())
+            elif name == "transfer-encoding" and value.strip().lower() == "chunked":
+                chunked = True  # the processors answer as Kestrel does
             elif name == "connection" and value.strip().lower() == "close":
                 close = True
-        data = await self.reader.readexactly(length) if length else b""
+        if chunked:
+            data = b""
+            while True:
+                size = int((await self.reader.readline()).split(b";")[0].strip(), 16)
+                if size == 0:
+                    while (await self.reader.readline()) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                data += await self.reader.readexactly(size)
+                await self.reader.readexactly(2)
+        else:
+            data = await self.reader.readexactly(length) if length else b""
         if close:
             self.close()
         return status, data
