@@ -13,8 +13,10 @@ public struct WorkerConfiguration: Sendable {
     public var processorURLs: [Processor: String]
     /// Payments this worker has in hand at once (sending, retrying or waiting for a processor).
     public var maxInFlight: Int = 500
-    /// How many payments one claim takes from the queue at most.
-    public var claimBatch: Int = 64
+    /// How many payments one claim (and one booking call) takes at most. Valkey runs one call at
+    /// a time: a longer one holds up the APIs' accepts behind it, so batches stay small enough
+    /// to keep each call well under a millisecond while a backlog drains.
+    public var claimBatch: Int = 16
     /// After a claim that found fewer payments than it could take, wait this long before the
     /// next one, so that a trickle is claimed, sent and booked in small batches rather than
     /// one by one (each payment waits at most this much more; its client already has its 202).

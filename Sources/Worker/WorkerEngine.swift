@@ -47,7 +47,8 @@ public final class WorkerEngine: Sendable {
         self.gate = CapacityGate(limit: configuration.maxInFlight)
         self.executor = EventLoopTaskExecutor(store.client.eventLoop)
         self.bookings = BookingBatcher(
-            store: store, worker: configuration.workerID, eventLoop: store.client.eventLoop, logger: logger)
+            store: store, worker: configuration.workerID, eventLoop: store.client.eventLoop, logger: logger,
+            maxBatch: configuration.claimBatch)
     }
 
     /// Asks the engine to stop: no new payments; what is being sent finishes; the rest is handed back.

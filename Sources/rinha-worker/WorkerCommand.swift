@@ -63,6 +63,9 @@ struct WorkerCommand: AsyncParsableCommand {
     )
     var retentionSeconds: Int64 = ProcessSupport.environment("RETENTION_SECONDS").flatMap(Int64.init) ?? 86_400
 
+    @Option(help: "Payments one claim or one booking call takes at most.")
+    var claimBatch: Int = 16
+
     @Option(help: "Milliseconds to wait after a claim that found fewer payments than it could take.")
     var claimLingerMs: Int = 10
 
@@ -91,6 +94,7 @@ struct WorkerCommand: AsyncParsableCommand {
         config.healthIntervalMillis = healthIntervalMs
         config.retention = Retention(millis: retentionSeconds * 1000)
         config.claimLingerMillis = max(0, claimLingerMs)
+        config.claimBatch = max(1, claimBatch)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         let service = WorkerService(configuration: config, group: group, logger: logger)
         let serviceGroup = ServiceGroup(
