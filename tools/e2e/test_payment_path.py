@@ -246,7 +246,9 @@ def test_one_leader_polls_health_at_most_once_per_five_seconds_and_a_new_one_tak
     leader = clean.valkey("get", "{rinha}:leader")
     assert leader in ("worker1", "worker2")
     clean.signal(leader, signal.SIGKILL)
-    later = polls(12)
+    # A killed leader's health call may still hold its place in the processor's queue (a dead
+    # container's connection is not reset): the next leader's call can wait a window more.
+    later = polls(20)
     assert later and later[-1] > first[-1], (first, later)
     assert all(b - a >= 5000 for a, b in zip(later, later[1:])), later
     assert clean.valkey("get", "{rinha}:leader") not in ("", leader)
