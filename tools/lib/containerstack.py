@@ -512,14 +512,28 @@ def use_for_bench(local):
         SIMULATORS[proc] = (name, port, local.SIMULATORS[proc][1])
     local.SIMULATORS = {p: (port, fee) for p, (_, port, fee) in SIMULATORS.items()}
     local.gateway_port = lambda: GATEWAY_PORT
-    local.read_state = lambda: {"processes": []}
     local.run_dir = lambda: STATE
+
+    def processes():
+        """Each container's main process, as the host sees it: tools/bench reads its CPU and
+        context switches from /proc like a local process's."""
+        found = []
+        for name in ["valkey", "api1", "api2", "worker1", "worker2", "gateway",
+                     "processor-default", "processor-fallback"]:
+            i = inspect(container_name(name))
+            pid = (i or {}).get("State", {}).get("Pid") or 0
+            if pid > 0:
+                found.append({"name": name, "pid": pid, "kind": "simulator" if name.startswith("processor-")
+                              else "service"})
+        return found
+
+    local.read_state = lambda: {"processes": processes()}
 
     def bench_up(gateway=None, **_):
         if gateway not in (None, "ours"):
             raise RuntimeError("--docker runs compose.yaml as it is: our gateway only")
         up()
-        return {"cgroups": "docker", "cgroups_reason": ""}
+        return {"cgroups": "docker", "cgroups_reason": "", "processes": processes()}
 
     local.up = bench_up
     local.down = lambda quiet=False: down(quiet=quiet)
