@@ -42,12 +42,6 @@ public struct PaymentStore: Sendable {
         return reply
     }
 
-    /// Loads (or replaces) the lifecycle library now, so the first payment does not pay for it.
-    public func loadLibrary() async throws {
-        let reply = try await loader.load(on: client).get()
-        if case .error(let message) = reply { throw ValkeyError.server(message) }
-    }
-
     // MARK: API side
 
     public enum AcceptOutcome: Sendable, Equatable {
