@@ -172,7 +172,9 @@ def stack():
         try:
             yield ContainerStack()
         finally:
-            containerstack.down(quiet=True)
+            # E2E_KEEP=1 leaves the containers up for a look at their logs (tools/compose down).
+            if os.environ.get("E2E_KEEP") != "1":
+                containerstack.down(quiet=True)
         return
     localstack.up(gateway=os.environ.get("E2E_GATEWAY", "ours"))
     try:

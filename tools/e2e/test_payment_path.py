@@ -223,6 +223,9 @@ def test_a_worker_stopped_with_sigterm_hands_back_what_it_held(clean):
 
     acked, _ = burst(clean.gateway, 500, during=stop)
     assert len(acked) == 500
+    # The worker hands back what it held before it exits; restarting it earlier finds it still
+    # running (and leaves it down once it has exited).
+    clean.wait_exited("worker2", timeout=20)
     clean.restart("worker2")
     clean.set_processor("default", delay=0)
     clean.settle(500, timeout=60)
@@ -249,6 +252,8 @@ def test_one_leader_polls_health_at_most_once_per_five_seconds_and_a_new_one_tak
     assert all(b - a >= 5000 for a, b in zip(first, first[1:])), first
     leader = clean.valkey("get", "{rinha}:leader")
     assert leader in ("worker1", "worker2")
+    successor = "worker2" if leader == "worker1" else "worker1"
+    assert clean.valkey("exists", "{rinha}:heartbeat:" + successor) == "1", f"{successor} is not up"
     clean.signal(leader, signal.SIGKILL)
     # A killed leader's health call may still hold its place in the processor's queue (a dead
     # container's connection is not reset): the next leader's call can wait a window more, and on
