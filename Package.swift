@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
@@ -29,11 +30,13 @@ let package = Package(
         ),
         // Domain: money, timestamps, payment validation, summaries. No NIO, no C.
         .target(name: "PaymentCore"),
+        // The one address type (`unix:/path` or `host:port`) every flag and client uses. No NIO.
+        .target(name: "NetworkEndpoint"),
         // RESP over a NIO channel, with hiredis's reply reader.
         .target(
             name: "ValkeyClient",
             dependencies: [
-                "CHiredis",
+                "CHiredis", "NetworkEndpoint",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -52,16 +55,18 @@ let package = Package(
         .target(
             name: "HTTPServerKit",
             dependencies: [
+                "NetworkEndpoint",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "API",
             dependencies: [
-                "PaymentCore", "PaymentStore", "HTTPServerKit",
+                "PaymentCore", "PaymentStore", "HTTPServerKit", "NetworkEndpoint",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -72,7 +77,7 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "PaymentCore", "PaymentStore",
+                "PaymentCore", "PaymentStore", "NetworkEndpoint",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -82,7 +87,9 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
+                "NetworkEndpoint", "HTTPServerKit",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -101,8 +108,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // Start-up shared by the executables: environment and logging.
-        .target(name: "ProcessSupport", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        // Start-up shared by the executables: options from the environment, addresses, logging,
+        // running until a signal.
+        .target(
+            name: "ProcessSupport",
+            dependencies: [
+                "NetworkEndpoint",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "rinha-api",
             dependencies: [
@@ -129,11 +146,12 @@ let package = Package(
             ]
         ),
         // A libc-only HTTP health probe for the containers' health checks.
-        .executableTarget(name: "rinha-probe"),
+        .executableTarget(name: "rinha-probe", dependencies: ["NetworkEndpoint"]),
         // Open-loop HTTP load over TCP or Unix sockets, for the benchmarks (k6 speaks TCP only).
         .executableTarget(
             name: "rinha-loadgen",
             dependencies: [
+                "NetworkEndpoint",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -152,6 +170,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PaymentCoreTests", dependencies: ["PaymentCore"]),
+        .testTarget(name: "NetworkEndpointTests", dependencies: ["NetworkEndpoint"]),
         .testTarget(
             name: "WorkerTests",
             dependencies: [
@@ -184,7 +203,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway",
+                "Gateway", "NetworkEndpoint",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

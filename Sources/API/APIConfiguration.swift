@@ -1,13 +1,14 @@
 import HTTPServerKit
+import NetworkEndpoint
 import PaymentStore
 import ValkeyClient
 
 /// Settings of one API process.
 public struct APIConfiguration: Sendable {
     /// Where clients (the gateway) reach this API: a Unix socket or a TCP port.
-    public var listen: BindTarget
+    public var listen: Endpoint
     /// Where Valkey listens.
-    public var valkey: ValkeyEndpoint
+    public var valkey: Endpoint
     /// Prefix of every Valkey key (several stacks may share one server).
     public var keyPrefix: String = "rinha"
     /// Largest request body accepted, in bytes; larger gets 413. A payment is about 70 bytes.
@@ -18,7 +19,7 @@ public struct APIConfiguration: Sendable {
     /// How long records and per-payment bookings are kept (see `Retention`).
     public var retention: Retention = .day
 
-    public init(listen: BindTarget, valkey: ValkeyEndpoint) {
+    public init(listen: Endpoint, valkey: Endpoint) {
         self.listen = listen
         self.valkey = valkey
     }

@@ -42,13 +42,16 @@ public final class APIServer: Sendable {
         return APIServer(http: http, valkey: valkey)
     }
 
+    /// Stops accepting, answers the requests in progress (their Valkey calls finish first), then
+    /// closes the Valkey connection.
     public func close() async {
         await http.close()
         await valkey.close()
     }
 }
 
-/// The API as a lifecycle service: runs until graceful shutdown, then stops accepting and closes.
+/// The API as a lifecycle service: runs until graceful shutdown, then stops accepting, answers
+/// what it already took and closes.
 public struct APIService: Service {
     let configuration: APIConfiguration
     let group: any EventLoopGroup

@@ -101,7 +101,7 @@ final class ClientConnectionHandler<Strategy: BalancingStrategy>: ChannelDuplexH
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is GatewayQuiesceEvent {
+        if event is ChannelShouldQuiesceEvent {
             if machine.quiesce() { context.close(promise: nil) }
             return
         }
@@ -271,6 +271,3 @@ final class ClientConnectionHandler<Strategy: BalancingStrategy>: ChannelDuplexH
         }
     }
 }
-
-/// Sent to every client connection when the gateway shuts down gracefully.
-struct GatewayQuiesceEvent: Sendable {}

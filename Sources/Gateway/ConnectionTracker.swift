@@ -13,8 +13,8 @@ final class ConnectionActivity: Sendable {
 }
 
 /// Sits in the listening channel's pipeline and sees every accepted connection: it enforces the
-/// connection limit and knows which connections to tell to finish when the gateway shuts down.
-/// At the limit, a new connection replaces the oldest idle one, so that idle sockets (an attack,
+/// connection limit, and closes what is still open when a graceful shutdown runs out of time
+/// (NIOExtras' `ServerQuiescingHelper` asks the connections to finish first). At the limit, a new connection replaces the oldest idle one, so that idle sockets (an attack,
 /// or clients that keep connections they never use) cannot lock out new clients; when every
 /// connection has a request in progress the new one is closed at once, before any byte is read.
 /// Only touched on the listening channel's event loop.
@@ -32,8 +32,6 @@ final class ConnectionTracker: ChannelInboundHandler {
     private var children: [ObjectIdentifier: Entry] = [:]
     /// Connections in accept order, oldest first, with closed ones removed lazily.
     private var order = CircularBuffer<ObjectIdentifier>()
-    private var shutdownPromise: EventLoopPromise<Void>?
-    private var serverChannel: (any Channel)?
     /// Idle connections closed to make room, and new ones refused at the limit.
     private(set) var evicted = 0
     private(set) var refused = 0
@@ -42,11 +40,9 @@ final class ConnectionTracker: ChannelInboundHandler {
 
     var openConnections: Int { children.count }
 
-    func handlerAdded(context: ChannelHandlerContext) { serverChannel = context.channel }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let child = unwrapInboundIn(data)
-        guard shutdownPromise == nil, children.count < maxConnections || makeRoom() else {
+        guard children.count < maxConnections || makeRoom() else {
             refused += 1
             child.close(promise: nil)
             return
@@ -94,26 +90,6 @@ final class ConnectionTracker: ChannelInboundHandler {
         if let entry = children[id], entry.channel === child {
             children[id] = nil
         }
-        if children.isEmpty, let promise = shutdownPromise {
-            promise.succeed()
-        }
-    }
-
-    /// Stops accepting, asks every connection to close after its request in progress; the
-    /// future completes once all are closed.
-    func initiateShutdown(eventLoop: any EventLoop) -> EventLoopFuture<Void> {
-        if let promise = shutdownPromise { return promise.futureResult }
-        let promise = eventLoop.makePromise(of: Void.self)
-        shutdownPromise = promise
-        serverChannel?.close(promise: nil)
-        if children.isEmpty {
-            promise.succeed()
-        } else {
-            for entry in children.values {
-                entry.channel.pipeline.fireUserInboundEventTriggered(GatewayQuiesceEvent())
-            }
-        }
-        return promise.futureResult
     }
 
     func closeAll() {

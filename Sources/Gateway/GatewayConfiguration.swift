@@ -1,12 +1,11 @@
 import NIOCore
+import NetworkEndpoint
 
 /// Everything the gateway can be told at start-up. Defaults suit the Rinha stack (tiny JSON
 /// requests, two API instances on Unix sockets) and bound what any client can cost.
 public struct GatewayConfiguration: Sendable {
-    /// TCP address clients connect to.
-    public var listenHost: String = "0.0.0.0"
-    /// TCP port; 0 picks a free one (tests read it from `GatewayServer.port`).
-    public var listenPort: Int = 9999
+    /// Where clients connect; TCP port 0 picks a free one (tests read it from `GatewayServer.port`).
+    public var listen: Endpoint = .tcp(host: "0.0.0.0", port: 9999)
     /// Unix socket paths of the upstream HTTP servers (1 to 64).
     public var upstreams: [String]
     public var strategy: BalancingStrategyKind = .roundRobin
@@ -43,34 +42,12 @@ public struct GatewayConfiguration: Sendable {
     public var ejectDuration: Duration = .seconds(2)
     /// Failed answers in a row (not refused connections, which eject at once) that eject an upstream.
     public var ejectAfterFailures: Int = 3
-    /// Where to serve the counters as JSON (`host:port` or a Unix socket path); nil for nowhere.
-    public var adminAddress: String? = nil
+    /// Where to serve the counters as JSON; nil for nowhere.
+    public var admin: Endpoint? = nil
     /// How long a graceful shutdown waits for requests in progress before closing everything.
     public var shutdownGracePeriod: TimeAmount = .seconds(10)
 
     public init(upstreams: [String]) {
         self.upstreams = upstreams
-    }
-}
-
-/// An address parsed from `host:port`, `:port`, `unix:/path` or `/path`.
-enum ListenAddress: Equatable {
-    case tcp(host: String, port: Int)
-    case unix(path: String)
-
-    init?(parsing text: String) {
-        if text.hasPrefix("unix:") {
-            self = .unix(path: String(text.dropFirst(5)))
-        } else if text.hasPrefix("/") || text.hasPrefix("./") {
-            self = .unix(path: text)
-        } else if let colon = text.lastIndex(of: ":"),
-            let port = Int(text[text.index(after: colon)...]),
-            (0...65535).contains(port)
-        {
-            let host = String(text[..<colon])
-            self = .tcp(host: host.isEmpty ? "0.0.0.0" : host, port: port)
-        } else {
-            return nil
-        }
     }
 }

@@ -1,11 +1,8 @@
+import HTTPServerKit
 import NIOCore
+import NIOExtras
 import NIOPosix
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import NetworkEndpoint
 
 /// A running gateway: the public listener, the optional admin listener and the upstream pools.
 /// Built by `start`, which both `main` and the tests use.
@@ -20,6 +17,7 @@ public final class GatewayServer: Sendable {
     private let channel: any Channel
     private let adminChannel: (any Channel)?
     private let tracker: NIOLoopBound<ConnectionTracker>
+    private let quiescing: ServerQuiescingHelper
     private let closeIdleConnections: @Sendable () -> Void
 
     private init(
@@ -30,6 +28,7 @@ public final class GatewayServer: Sendable {
         channel: any Channel,
         adminChannel: (any Channel)?,
         tracker: NIOLoopBound<ConnectionTracker>,
+        quiescing: ServerQuiescingHelper,
         closeIdleConnections: @escaping @Sendable () -> Void
     ) {
         self.port = port
@@ -39,6 +38,7 @@ public final class GatewayServer: Sendable {
         self.channel = channel
         self.adminChannel = adminChannel
         self.tracker = tracker
+        self.quiescing = quiescing
         self.closeIdleConnections = closeIdleConnections
     }
 
@@ -83,15 +83,16 @@ public final class GatewayServer: Sendable {
                 ConnectionTracker(maxConnections: configuration.maxConnections), eventLoop: serverLoop)
         }.get()
 
+        let quiescing = ServerQuiescingHelper(group: group)
         let bootstrap = ServerBootstrap(group: serverLoop, childGroup: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(tracker.value)
+                    try channel.pipeline.syncOperations.addHandlers(
+                        quiescing.makeServerChannelHandler(channel: channel), tracker.value)
                 }
             }
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
             // A request is a few hundred bytes: small read buffers, and a ceiling on what one
             // read can add to a connection's unfinished request before the limits are checked.
@@ -113,16 +114,17 @@ public final class GatewayServer: Sendable {
                     }
                 }
             }
-        let channel = try await bootstrap.bind(
-            host: configuration.listenHost, port: configuration.listenPort
-        ).get()
+        // Payments are tiny: on TCP, no Nagle delay for the answer (a Unix socket has none).
+        let configured =
+            if case .tcp = configuration.listen {
+                bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            } else {
+                bootstrap
+            }
+        let channel = try await configured.bind(to: configuration.listen)
 
         var adminChannel: (any Channel)?
-        if let adminAddress = configuration.adminAddress {
-            guard let address = ListenAddress(parsing: adminAddress) else {
-                try? await channel.close()
-                throw GatewayError.invalidConfiguration("admin address \(adminAddress)")
-            }
+        if let admin = configuration.admin {
             let adminBootstrap = ServerBootstrap(group: serverLoop)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
@@ -130,23 +132,23 @@ public final class GatewayServer: Sendable {
                         try channel.pipeline.syncOperations.addHandler(AdminHandler(table: table))
                     }
                 }
-            switch address {
-            case .tcp(let host, let port):
-                adminChannel = try await adminBootstrap.bind(host: host, port: port).get()
-            case .unix(let path):
-                unlink(path)  // a stale socket file from a killed process would make bind fail
-                adminChannel = try await adminBootstrap.bind(unixDomainSocketPath: path).get()
+            do {
+                adminChannel = try await adminBootstrap.bind(to: admin)
+            } catch {
+                try? await channel.close()
+                throw error
             }
         }
 
         return GatewayServer(
-            port: channel.localAddress?.port ?? configuration.listenPort,
+            port: channel.localAddress?.port ?? 0,
             adminPort: adminChannel?.localAddress?.port,
             upstreams: table,
             configuration: configuration,
             channel: channel,
             adminChannel: adminChannel,
             tracker: tracker,
+            quiescing: quiescing,
             closeIdleConnections: {
                 for pool in allPools {
                     pool.eventLoop.execute { pool.value.closeIdleConnections() }
@@ -169,21 +171,16 @@ public final class GatewayServer: Sendable {
     /// every connection, the admin listener and the pooled upstream connections.
     public func shutdown() async {
         let tracker = self.tracker
-        let grace = configuration.shutdownGracePeriod
-        let drained = tracker.eventLoop.flatSubmit {
-            let future = tracker.value.initiateShutdown(eventLoop: tracker.eventLoop)
-            let forced = tracker.eventLoop.assumeIsolated().scheduleTask(in: grace) {
-                tracker.value.closeAll()
-            }
-            future.whenComplete { _ in forced.cancel() }
-            return future
+        let drained = tracker.eventLoop.makePromise(of: Void.self)
+        quiescing.initiateShutdown(promise: drained)
+        let forced = tracker.eventLoop.scheduleTask(in: configuration.shutdownGracePeriod) {
+            tracker.value.closeAll()
         }
-        try? await drained.get()
+        try? await drained.futureResult.get()
+        forced.cancel()
         if let adminChannel {
             try? await adminChannel.close()
-            if case .unix(let path) = ListenAddress(parsing: configuration.adminAddress ?? "") {
-                unlink(path)
-            }
+            configuration.admin?.removeSocketFile()
         }
         closeIdleConnections()
     }

@@ -1,36 +1,44 @@
 import Logging
 import NIOCore
+import NIOExtras
 import NIOHTTP1
 import NIOPosix
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import NetworkEndpoint
 
 /// An HTTP/1.1 server on a TCP port or a Unix socket, keep-alive and pipelining aware.
-/// `start` returns once the socket is bound; `close` stops accepting and closes the listener.
+/// `start` returns once the socket is bound; `close` stops accepting, lets the requests in
+/// progress be answered (NIO's `HTTPServerPipelineHandler` closes each connection after its
+/// answer once NIOExtras' quiescing helper asks), then closes what is left.
 public final class HTTPServer: Sendable {
     public let channel: any Channel
-    public let target: BindTarget
+    public let target: Endpoint
+    private let quiescing: ServerQuiescingHelper
 
-    private init(channel: any Channel, target: BindTarget) {
+    private init(channel: any Channel, target: Endpoint, quiescing: ServerQuiescingHelper) {
         self.channel = channel
         self.target = target
+        self.quiescing = quiescing
     }
 
     /// The bound TCP port (useful with port 0 in tests), or nil on a Unix socket.
     public var port: Int? { channel.localAddress?.port }
 
     public static func start(
-        target: BindTarget,
+        target: Endpoint,
         group: any EventLoopGroup,
         maxBodySize: Int = 4096,
         backlog: Int32 = 4096,
         handler: @escaping HTTPHandler
     ) async throws -> HTTPServer {
+        let quiescing = ServerQuiescingHelper(group: group)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -39,21 +47,38 @@ public final class HTTPServer: Sendable {
                     try sync.addHandler(RequestAggregator(maxBodySize: maxBodySize, handler: handler))
                 }
             }
-        let channel: any Channel
-        switch target {
-        case .tcp(let host, let port):
-            channel = try await bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-                .bind(host: host, port: port).get()
-        case .unix(let path):
-            unlink(path)  // a stale socket file from a killed process would make bind fail
-            channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
-            chmod(path, 0o777)  // the gateway may run as another user (shared tmpfs volume)
-        }
-        return HTTPServer(channel: channel, target: target)
+        // Payments are tiny: on TCP, no Nagle delay for the answer (a Unix socket has none).
+        let configured =
+            if case .tcp = target { bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1) } else {
+                bootstrap
+            }
+        let channel = try await configured.bind(to: target)
+        return HTTPServer(channel: channel, target: target, quiescing: quiescing)
     }
 
-    public func close() async {
-        try? await channel.close()
-        if case .unix(let path) = target { unlink(path) }
+    /// Stops accepting and waits up to `grace` for the requests in progress to be answered;
+    /// connections still open then are left to the event loop group's shutdown.
+    public func close(grace: TimeAmount = .seconds(5)) async {
+        let loop = channel.eventLoop
+        let quiescing = self.quiescing
+        let waited = loop.flatSubmit {
+            // Whichever comes first, the drain or the grace period, ends the wait (once).
+            let waiter = NIOLoopBoundBox(Optional(loop.makePromise(of: Void.self)), eventLoop: loop)
+            let future = waiter.value!.futureResult
+            let timeout = loop.scheduleTask(in: grace) {
+                waiter.value?.succeed()
+                waiter.value = nil
+            }
+            let drained = loop.makePromise(of: Void.self)
+            drained.futureResult.hop(to: loop).whenComplete { _ in
+                timeout.cancel()
+                waiter.value?.succeed()
+                waiter.value = nil
+            }
+            quiescing.initiateShutdown(promise: drained)
+            return future
+        }
+        try? await waited.get()
+        target.removeSocketFile()
     }
 }

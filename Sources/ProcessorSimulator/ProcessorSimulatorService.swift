@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import NIOPosix
 import ServiceLifecycle
 
 /// Runs a `ProcessorSimulator` until graceful shutdown (SIGTERM/SIGINT in a `ServiceGroup`).
@@ -27,27 +26,5 @@ public struct ProcessorSimulatorService: Service {
         try? await gracefulShutdown()
         logger.info("shutting down")
         await simulator.close()
-    }
-}
-
-extension ProcessorSimulatorService {
-    /// What the executable does: one event loop group of `threads` threads, the simulator in a
-    /// `ServiceGroup` that shuts down gracefully on SIGTERM or SIGINT, then the group shut down.
-    public static func runUntilSignalled(
-        configuration: SimulatorConfiguration, threads: Int, logger: Logger
-    ) async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(threads, 1))
-        let service = ProcessorSimulatorService(
-            configuration: configuration, group: group, logger: logger)
-        let serviceGroup = ServiceGroup(
-            configuration: .init(
-                services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await serviceGroup.run()
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
-        }
-        try await group.shutdownGracefully()
     }
 }

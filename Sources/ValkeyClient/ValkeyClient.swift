@@ -1,40 +1,11 @@
 import Logging
+import NetworkEndpoint
 import NIOCore
 import NIOPosix
 
-/// Where Valkey listens.
-public enum ValkeyEndpoint: Sendable, Equatable, CustomStringConvertible {
-    case tcp(host: String, port: Int)
-    case unix(path: String)
-
-    /// Parses `unix:/path`, `/path`, `redis://host:port`, `valkey://host:port` or `host:port`.
-    public init?(parsing text: String) {
-        var rest = Substring(text)
-        for scheme in ["redis://", "valkey://"] where rest.hasPrefix(scheme) { rest = rest.dropFirst(scheme.count) }
-        if rest.hasPrefix("unix:") {
-            self = .unix(path: String(rest.dropFirst(5)))
-        } else if rest.hasPrefix("/") {
-            self = .unix(path: String(rest))
-        } else if let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]) {
-            self = .tcp(host: String(rest[..<colon]), port: port)
-        } else if !rest.isEmpty {
-            self = .tcp(host: String(rest), port: 6379)
-        } else {
-            return nil
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .tcp(let host, let port): return "\(host):\(port)"
-        case .unix(let path): return "unix:\(path)"
-        }
-    }
-}
-
 /// How a `ValkeyClient` connects and waits. Times are NIO `TimeAmount`s.
 public struct ValkeyConfiguration: Sendable {
-    public var endpoint: ValkeyEndpoint
+    public var endpoint: Endpoint
     /// How long one connection attempt may take.
     public var connectTimeout: TimeAmount = .milliseconds(500)
     /// How long a command waits for a connection while Valkey is unreachable before it fails
@@ -46,7 +17,7 @@ public struct ValkeyConfiguration: Sendable {
     public var initialBackoff: TimeAmount = .milliseconds(10)
     public var maxBackoff: TimeAmount = .milliseconds(500)
 
-    public init(endpoint: ValkeyEndpoint) { self.endpoint = endpoint }
+    public init(endpoint: Endpoint) { self.endpoint = endpoint }
 }
 
 /// A pipelined connection to Valkey that reconnects by itself.

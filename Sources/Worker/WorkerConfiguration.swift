@@ -1,10 +1,11 @@
+import NetworkEndpoint
 import PaymentCore
 import PaymentStore
 import ValkeyClient
 
 /// Settings of one worker process. Times in milliseconds.
 public struct WorkerConfiguration: Sendable {
-    public var valkey: ValkeyEndpoint
+    public var valkey: Endpoint
     public var keyPrefix: String = "rinha"
     /// How long records and per-payment bookings are kept (see `Retention`).
     public var retention: Retention = .day
@@ -39,7 +40,7 @@ public struct WorkerConfiguration: Sendable {
     /// A worker whose heartbeat is this old is dead: what it held goes back to the queue.
     public var heartbeatTTLMillis: Int = 3_000
 
-    public init(valkey: ValkeyEndpoint, workerID: String, processorURLs: [Processor: String]) {
+    public init(valkey: Endpoint, workerID: String, processorURLs: [Processor: String]) {
         self.valkey = valkey
         self.workerID = workerID
         self.processorURLs = processorURLs

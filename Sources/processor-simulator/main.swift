@@ -73,7 +73,8 @@ struct ProcessorSimulatorCommand: AsyncParsableCommand {
         let configuration = SimulatorConfiguration(
             host: host, port: port, feeRate: fee, token: token, healthWindowMillis: healthWindowMs,
             maxInFlight: maxInFlight, maxQueued: maxQueued, framing: ResponseFraming(rawValue: framing) ?? .chunked)
-        try await ProcessorSimulatorService.runUntilSignalled(
-            configuration: configuration, threads: threads, logger: logger)
+        try await ProcessSupport.runUntilSignalled(threads: threads, logger: logger) { group in
+            ProcessorSimulatorService(configuration: configuration, group: group, logger: logger)
+        }
     }
 }

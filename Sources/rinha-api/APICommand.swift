@@ -1,12 +1,8 @@
 import API
 import ArgumentParser
-import HTTPServerKit
 import Logging
-import NIOPosix
 import PaymentStore
 import ProcessSupport
-import ServiceLifecycle
-import ValkeyClient
 
 @main
 struct APICommand: AsyncParsableCommand {
@@ -36,18 +32,16 @@ struct APICommand: AsyncParsableCommand {
     var logLevel: String = ProcessSupport.environment("LOG_LEVEL") ?? "info"
 
     func run() async throws {
-        guard let target = BindTarget(parsing: listen) else { throw ValidationError("bad --listen: \(listen)") }
-        guard let endpoint = ValkeyEndpoint(parsing: valkey) else { throw ValidationError("bad --valkey: \(valkey)") }
+        let target = try ProcessSupport.endpoint(listen, flag: "--listen")
+        let endpoint = try ProcessSupport.endpoint(
+            valkey, flag: "--valkey", defaultHost: "127.0.0.1", defaultPort: 6379)
         let logger = ProcessSupport.logger(label: "rinha-api", level: logLevel)
         var config = APIConfiguration(listen: target, valkey: endpoint)
         config.keyPrefix = keyPrefix
         config.maxBodySize = maxBodySize
         config.retention = Retention(millis: retentionSeconds * 1000)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let service = APIService(configuration: config, group: group, logger: logger)
-        let serviceGroup = ServiceGroup(
-            configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await serviceGroup.run()
-        try await group.shutdownGracefully()
+        try await ProcessSupport.runUntilSignalled(threads: 1, logger: logger) { group in
+            APIService(configuration: config, group: group, logger: logger)
+        }
     }
 }

@@ -2,15 +2,8 @@ import ArgumentParser
 import Gateway
 import Logging
 import NIOCore
-import NIOPosix
+import NetworkEndpoint
 import ProcessSupport
-import ServiceLifecycle
-
-#if canImport(Glibc)
-    import Glibc
-#endif
-
-extension BalancingStrategyKind: ExpressibleByArgument {}
 
 /// The public entry of the stack: an HTTP/1.1 load balancer in front of the API instances.
 /// Every option falls back to an environment variable (for compose), then to its default.
@@ -21,117 +14,104 @@ struct RinhaGateway: AsyncParsableCommand {
         abstract: "HTTP/1.1 load balancer: TCP in, keep-alive Unix socket upstreams out."
     )
 
-    @Option(help: "Listen address host:port. Env GATEWAY_LISTEN. Default 0.0.0.0:9999.")
-    var listen: String?
+    private static let defaults = GatewayConfiguration(upstreams: [])
+
+    @Option(help: "Where clients connect: host:port or unix:/path. Env: GATEWAY_LISTEN.")
+    var listen: String = ProcessSupport.environment("GATEWAY_LISTEN") ?? Self.defaults.listen.description
 
     @Option(
         name: .customLong("upstream"),
-        help: "Upstream Unix socket path; repeat for each. Env GATEWAY_UPSTREAMS (comma-separated).")
-    var upstreams: [String] = []
-
-    @Option(help: "Balancing strategy. Env GATEWAY_STRATEGY. Default round-robin.")
-    var strategy: BalancingStrategyKind?
-
-    @Option(help: "Event loop threads. Env GATEWAY_THREADS. Default 1.")
-    var threads: Int?
-
-    @Option(help: "Largest request head in bytes (431 beyond). Default 8192.")
-    var maxHeaderBytes: Int?
-
-    @Option(help: "Largest request body in bytes (413 beyond). Default 4096.")
-    var maxBodyBytes: Int?
-
-    @Option(help: "Largest upstream response in bytes (502 beyond). Default 65536.")
-    var maxResponseBytes: Int?
-
-    @Option(help: "Bytes of unfinished requests all connections of a thread may hold (503 beyond). Default 4194304.")
-    var maxBufferedRequestBytes: Int?
-
-    @Option(help: "Seconds a client has to send a whole request. Default 10.")
-    var headerTimeout: Double?
-
-    @Option(help: "Seconds a keep-alive client connection may idle. Default 60.")
-    var idleTimeout: Double?
-
-    @Option(help: "Seconds an upstream has to answer (504 beyond). Default 30.")
-    var upstreamTimeout: Double?
-
-    @Option(help: "Client connections open at once; at the limit the oldest idle one makes room. Default 2048.")
-    var maxConnections: Int?
-
-    @Option(help: "Idle connections kept per upstream and thread. Default 1024.")
-    var maxIdlePerUpstream: Int?
-
-    @Option(help: "Seconds a failed upstream stays out of service. Default 2.")
-    var ejectSeconds: Double?
-
-    @Option(help: "Failed answers in a row that eject an upstream. Default 3.")
-    var ejectAfter: Int?
+        help: "An API's Unix socket (unix:/path or /path); repeat for each. Env: GATEWAY_UPSTREAMS (comma-separated).")
+    var upstreams: [String] = ProcessSupport.list("GATEWAY_UPSTREAMS")
 
     @Option(
-        help: "Admin address (host:port or Unix path) serving counters as JSON. Env GATEWAY_ADMIN.")
-    var admin: String?
+        help: """
+            Balancing strategy: \(BalancingStrategyKind.allCases.map(\.rawValue).joined(separator: ", ")). \
+            Env: GATEWAY_STRATEGY.
+            """)
+    var strategy: String = ProcessSupport.environment("GATEWAY_STRATEGY") ?? Self.defaults.strategy.rawValue
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error. Env LOG_LEVEL. Default info.")
-    var logLevel: String?
+    @Option(help: "Event loop threads. Env: GATEWAY_THREADS.")
+    var threads: Int = ProcessSupport.environment("GATEWAY_THREADS").flatMap { Int($0) } ?? Self.defaults.threads
 
-    mutating func run() async throws {
-        let env = ProcessSupport.environment
-        let paths =
-            upstreams.isEmpty
-            ? (env("GATEWAY_UPSTREAMS") ?? "").split(separator: ",").map { $0.trimmingSpaces }.filter {
-                !$0.isEmpty
-            }
-            : upstreams
-        guard !paths.isEmpty else {
-            throw ValidationError("give upstreams with --upstream or GATEWAY_UPSTREAMS")
-        }
-        var config = GatewayConfiguration(upstreams: paths)
-        let listenText = listen ?? env("GATEWAY_LISTEN") ?? "0.0.0.0:9999"
-        guard let colon = listenText.lastIndex(of: ":"),
-            let port = Int(listenText[listenText.index(after: colon)...])
-        else { throw ValidationError("listen address must be host:port, got \(listenText)") }
-        config.listenHost = listenText[..<colon].isEmpty ? "0.0.0.0" : String(listenText[..<colon])
-        config.listenPort = port
-        if let name = strategy?.rawValue ?? env("GATEWAY_STRATEGY") {
-            guard let kind = BalancingStrategyKind(rawValue: name) else {
-                throw ValidationError(
-                    "unknown strategy \(name); one of \(BalancingStrategyKind.allCases.map(\.rawValue).joined(separator: ", "))"
-                )
-            }
-            config.strategy = kind
-        }
-        if let value = threads ?? env("GATEWAY_THREADS").flatMap({ Int($0) }) {
-            config.threads = max(1, value)
-        }
-        if let maxHeaderBytes { config.maxHeaderBytes = maxHeaderBytes }
-        if let maxBodyBytes { config.maxBodyBytes = maxBodyBytes }
-        if let maxResponseBytes { config.maxResponseBytes = maxResponseBytes }
-        if let maxBufferedRequestBytes { config.maxBufferedRequestBytes = maxBufferedRequestBytes }
-        if let headerTimeout { config.headerTimeout = .nanoseconds(Int64(headerTimeout * 1e9)) }
-        if let idleTimeout { config.idleTimeout = .nanoseconds(Int64(idleTimeout * 1e9)) }
-        if let upstreamTimeout { config.upstreamTimeout = .nanoseconds(Int64(upstreamTimeout * 1e9)) }
-        if let maxConnections { config.maxConnections = maxConnections }
-        if let maxIdlePerUpstream { config.maxIdleConnectionsPerUpstream = maxIdlePerUpstream }
-        if let ejectSeconds { config.ejectDuration = .nanoseconds(Int64(ejectSeconds * 1e9)) }
-        if let ejectAfter { config.ejectAfterFailures = ejectAfter }
-        config.adminAddress = admin ?? env("GATEWAY_ADMIN")
+    @Option(help: "Largest request head in bytes (431 beyond).")
+    var maxHeaderBytes: Int = Self.defaults.maxHeaderBytes
 
-        let logger = ProcessSupport.logger(label: "rinha-gateway", level: logLevel ?? env("LOG_LEVEL"))
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: config.threads)
-        let service = GatewayService(configuration: config, group: group, logger: logger)
-        let serviceGroup = ServiceGroup(
-            services: [service],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        )
-        try await serviceGroup.run()
-        try await group.shutdownGracefully()
+    @Option(help: "Largest request body in bytes (413 beyond).")
+    var maxBodyBytes: Int = Self.defaults.maxBodyBytes
+
+    @Option(help: "Largest upstream response in bytes (502 beyond).")
+    var maxResponseBytes: Int = Self.defaults.maxResponseBytes
+
+    @Option(help: "Bytes of unfinished requests all connections of a thread may hold (503 beyond).")
+    var maxBufferedRequestBytes: Int = Self.defaults.maxBufferedRequestBytes
+
+    @Option(help: "Seconds a client has to send a whole request.")
+    var headerTimeout: Double = Self.defaults.headerTimeout.seconds
+
+    @Option(help: "Seconds a keep-alive client connection may idle.")
+    var idleTimeout: Double = Self.defaults.idleTimeout.seconds
+
+    @Option(help: "Seconds an upstream has to answer (504 beyond).")
+    var upstreamTimeout: Double = Self.defaults.upstreamTimeout.seconds
+
+    @Option(help: "Client connections open at once; at the limit the oldest idle one makes room.")
+    var maxConnections: Int = Self.defaults.maxConnections
+
+    @Option(help: "Idle connections kept per upstream and thread.")
+    var maxIdlePerUpstream: Int = Self.defaults.maxIdleConnectionsPerUpstream
+
+    @Option(help: "Seconds a failed upstream stays out of service.")
+    var ejectSeconds: Double = Double(Self.defaults.ejectDuration.components.seconds)
+
+    @Option(help: "Failed answers in a row that eject an upstream.")
+    var ejectAfter: Int = Self.defaults.ejectAfterFailures
+
+    @Option(help: "Admin address (host:port or unix:/path) serving counters as JSON. Env: GATEWAY_ADMIN.")
+    var admin: String? = ProcessSupport.environment("GATEWAY_ADMIN")
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error. Env: LOG_LEVEL.")
+    var logLevel: String = ProcessSupport.environment("LOG_LEVEL") ?? "info"
+
+    func run() async throws {
+        guard !upstreams.isEmpty else { throw ValidationError("give upstreams with --upstream or GATEWAY_UPSTREAMS") }
+        var config = GatewayConfiguration(
+            upstreams: try upstreams.map { text in
+                guard case .unix(let path) = Endpoint(parsing: text) else {
+                    throw ValidationError("an upstream is a Unix socket (unix:/path or /path), got \(text)")
+                }
+                return path
+            })
+        config.listen = try ProcessSupport.endpoint(listen, flag: "--listen")
+        guard let kind = BalancingStrategyKind(rawValue: strategy) else {
+            throw ValidationError(
+                "unknown strategy \(strategy); one of \(BalancingStrategyKind.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
+        }
+        config.strategy = kind
+        config.threads = max(1, threads)
+        config.maxHeaderBytes = maxHeaderBytes
+        config.maxBodyBytes = maxBodyBytes
+        config.maxResponseBytes = maxResponseBytes
+        config.maxBufferedRequestBytes = maxBufferedRequestBytes
+        config.headerTimeout = .seconds(headerTimeout)
+        config.idleTimeout = .seconds(idleTimeout)
+        config.upstreamTimeout = .seconds(upstreamTimeout)
+        config.maxConnections = maxConnections
+        config.maxIdleConnectionsPerUpstream = maxIdlePerUpstream
+        config.ejectDuration = .nanoseconds(Int64(ejectSeconds * 1e9))
+        config.ejectAfterFailures = ejectAfter
+        config.admin = try admin.map { try ProcessSupport.endpoint($0, flag: "--admin") }
+
+        let logger = ProcessSupport.logger(label: "rinha-gateway", level: logLevel)
+        try await ProcessSupport.runUntilSignalled(threads: config.threads, logger: logger) { group in
+            GatewayService(configuration: config, group: group, logger: logger)
+        }
     }
 }
 
-extension Substring {
-    fileprivate var trimmingSpaces: String {
-        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
-    }
+extension TimeAmount {
+    fileprivate var seconds: Double { Double(nanoseconds) / 1e9 }
+
+    fileprivate static func seconds(_ value: Double) -> TimeAmount { .nanoseconds(Int64(value * 1e9)) }
 }

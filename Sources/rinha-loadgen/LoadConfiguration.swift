@@ -1,7 +1,9 @@
+import NetworkEndpoint
+
 /// One load run: where to send, how fast, for how long. Times in seconds, rates in requests per
 /// second. The run lasts `warmup + duration`; only requests scheduled after the warmup count.
 struct LoadConfiguration: Sendable {
-    var target: LoadTarget
+    var target: Endpoint
     /// Requests per second over the whole run, split evenly over the threads.
     var rate: Double
     /// Measured seconds, after the warmup.

@@ -1,4 +1,5 @@
 import NIOCore
+import NetworkEndpoint
 
 /// One thread's share of the load: its arrival timer, its connections and the requests waiting
 /// for one. It lives on one event loop and is touched only there, so it needs no locks.
@@ -9,7 +10,7 @@ import NIOCore
 /// connection, or a late timer, counts against the server rather than vanishing.
 final class LoadDriver {
     let loop: any EventLoop
-    let target: LoadTarget
+    let target: Endpoint
     let plan: ArrivalPlan
     let template: RequestTemplate
     let maxConnections: Int

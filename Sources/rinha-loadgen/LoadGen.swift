@@ -1,6 +1,7 @@
 import ArgumentParser
 import NIOCore
 import NIOPosix
+import NetworkEndpoint
 
 #if canImport(Glibc)
     import Glibc
@@ -58,7 +59,7 @@ struct LoadGen: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard LoadTarget(parsing: target) != nil else {
+        guard Endpoint(parsing: target, defaultHost: "127.0.0.1") != nil else {
             throw ValidationError("bad --target: \(target)")
         }
         guard rate > 0, duration > 0, warmup >= 0, timeout > 0 else {
@@ -71,7 +72,8 @@ struct LoadGen: ParsableCommand {
     }
 
     func run() throws {
-        var c = LoadConfiguration(target: LoadTarget(parsing: target)!, rate: rate, duration: duration)
+        var c = LoadConfiguration(
+            target: Endpoint(parsing: target, defaultHost: "127.0.0.1")!, rate: rate, duration: duration)
         c.warmup = warmup
         c.connections = connections
         c.threads = threads

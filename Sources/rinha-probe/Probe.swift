@@ -1,3 +1,5 @@
+import NetworkEndpoint
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -18,12 +20,13 @@ enum Probe {
 
     static func probe(target: String, path: String) -> Bool {
         let fd: Int32
-        if target.hasPrefix("unix:") {
+        switch Endpoint(parsing: target)?.connectable {
+        case .unix(let path):
             fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { return false }
             var address = sockaddr_un()
             address.sun_family = sa_family_t(AF_UNIX)
-            let socketPath = Array(target.dropFirst(5).utf8)
+            let socketPath = Array(path.utf8)
             guard socketPath.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
             withUnsafeMutableBytes(of: &address.sun_path) { raw in
                 for (i, b) in socketPath.enumerated() { raw[i] = b }
@@ -35,17 +38,12 @@ enum Probe {
                 }
             }
             guard ok else { return false }
-        } else {
-            guard let colon = target.lastIndex(of: ":"), let port = UInt16(target[target.index(after: colon)...]) else {
-                return false
-            }
-            var host = String(target[..<colon])
-            if host.isEmpty || host == "0.0.0.0" || host == "localhost" { host = "127.0.0.1" }
+        case .tcp(let host, let port):
             fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { return false }
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
+            address.sin_port = UInt16(port).bigEndian
             guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return false }
             setTimeouts(fd)
             let ok = withUnsafePointer(to: &address) {
@@ -54,6 +52,8 @@ enum Probe {
                 }
             }
             guard ok else { return false }
+        case nil:
+            return false
         }
         defer { close(fd) }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)

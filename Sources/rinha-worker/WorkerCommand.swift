@@ -76,7 +76,8 @@ struct WorkerCommand: AsyncParsableCommand {
     var logLevel: String = ProcessSupport.environment("LOG_LEVEL") ?? "info"
 
     func run() async throws {
-        guard let endpoint = ValkeyEndpoint(parsing: valkey) else { throw ValidationError("bad --valkey: \(valkey)") }
+        let endpoint = try ProcessSupport.endpoint(
+            valkey, flag: "--valkey", defaultHost: "127.0.0.1", defaultPort: 6379)
         guard maxInFlight > 0 else { throw ValidationError("--max-in-flight must be positive") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         let logger = ProcessSupport.logger(label: "rinha-worker", level: logLevel)
@@ -95,12 +96,9 @@ struct WorkerCommand: AsyncParsableCommand {
         config.retention = Retention(millis: retentionSeconds * 1000)
         config.claimLingerMillis = max(0, claimLingerMs)
         config.claimBatch = max(1, claimBatch)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        let service = WorkerService(configuration: config, group: group, logger: logger)
-        let serviceGroup = ServiceGroup(
-            configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await serviceGroup.run()
-        try await group.shutdownGracefully()
+        try await ProcessSupport.runUntilSignalled(threads: threads, logger: logger) { group in
+            WorkerService(configuration: config, group: group, logger: logger)
+        }
     }
 }
 

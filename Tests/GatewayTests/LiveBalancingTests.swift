@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NetworkEndpoint
 import Testing
 
 @testable import Gateway
@@ -199,7 +200,7 @@ struct LiveBalancingTests {
 
     @Test("the admin address serves the counters as JSON")
     func admin() async throws {
-        try await withLiveStack(configure: { $0.adminAddress = "127.0.0.1:0" }) { stack in
+        try await withLiveStack(configure: { $0.admin = .tcp(host: "127.0.0.1", port: 0) }) { stack in
             let port = stack.port
             let adminPort = try #require(stack.server.adminPort)
             let json = try await blocking {
@@ -215,8 +216,7 @@ struct LiveBalancingTests {
     func gracefulShutdown() async throws {
         let a = try await TestUpstream.start(name: "a")
         var configuration = GatewayConfiguration(upstreams: [a.path])
-        configuration.listenHost = "127.0.0.1"
-        configuration.listenPort = 0
+        configuration.listen = .tcp(host: "127.0.0.1", port: 0)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = try await GatewayServer.start(configuration: configuration, group: group)
         let port = server.port

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NetworkEndpoint
 
 @testable import Gateway
 
@@ -33,8 +34,7 @@ func withLiveStack(
     let a = try await TestUpstream.start(name: "a")
     let b = try await TestUpstream.start(name: "b")
     var configuration = GatewayConfiguration(upstreams: [a.path, b.path])
-    configuration.listenHost = "127.0.0.1"
-    configuration.listenPort = 0
+    configuration.listen = .tcp(host: "127.0.0.1", port: 0)
     configuration.strategy = strategy
     configuration.shutdownGracePeriod = .seconds(2)
     configure(&configuration)

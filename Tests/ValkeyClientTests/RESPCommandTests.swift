@@ -54,7 +54,7 @@ struct RESPCommandTests {
     }
 }
 
-@Suite("RESPValue and ValkeyEndpoint")
+@Suite("RESPValue")
 struct RESPValueTests {
     @Test("accessors read the matching case; integer also reads a numeric string")
     func accessors() {
@@ -67,27 +67,5 @@ struct RESPValueTests {
         #expect(RESPValue.array([.null]).array == [.null])
         #expect(RESPValue.error("ERR").string == nil)
     }
-
-    @Test(
-        "endpoints parse from the forms a configuration may use",
-        arguments: [
-            ("unix:/tmp/v.sock", ValkeyEndpoint.unix(path: "/tmp/v.sock")),
-            ("/tmp/v.sock", .unix(path: "/tmp/v.sock")),
-            ("redis://valkey:6380", .tcp(host: "valkey", port: 6380)),
-            ("valkey://valkey:6379", .tcp(host: "valkey", port: 6379)),
-            ("valkey://unix:/run/v.sock", .unix(path: "/run/v.sock")),
-            ("127.0.0.1:7000", .tcp(host: "127.0.0.1", port: 7000)),
-            ("valkey", .tcp(host: "valkey", port: 6379)),
-        ])
-    func endpoints(text: String, endpoint: ValkeyEndpoint) {
-        #expect(ValkeyEndpoint(parsing: text) == endpoint)
-    }
-
-    @Test("an empty endpoint is refused; descriptions are readable")
-    func endpointEdges() {
-        #expect(ValkeyEndpoint(parsing: "") == nil)
-        #expect(ValkeyEndpoint(parsing: "redis://") == nil)
-        #expect(ValkeyEndpoint.tcp(host: "h", port: 1).description == "h:1")
-        #expect(ValkeyEndpoint.unix(path: "/s").description == "unix:/s")
-    }
 }
+
