@@ -28,11 +28,14 @@ let package = Package(
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
-        // Domain: money, timestamps, payment validation, summaries. No NIO, no C.
-        .target(name: "PaymentCore"),
+        // The wire's small text formats: a strict JSON scanner over bytes, query strings.
+        .target(name: "TextFormats"),
+        // Domain: money, timestamps and the clock, payment validation, time windows, summaries.
+        // No NIO, no C.
+        .target(name: "PaymentCore", dependencies: ["TextFormats"]),
         // The one address type (`unix:/path` or `host:port`) every flag and client uses. No NIO.
         .target(name: "NetworkEndpoint"),
-        // RESP over a NIO channel, with hiredis's reply reader.
+        // RESP over a NIO channel: commands encoded in Swift, replies parsed by hiredis's reader.
         .target(
             name: "ValkeyClient",
             dependencies: [
@@ -77,7 +80,7 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "PaymentCore", "PaymentStore", "NetworkEndpoint",
+                "PaymentCore", "PaymentStore", "NetworkEndpoint", "TextFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -100,7 +103,7 @@ let package = Package(
         .target(
             name: "ProcessorSimulator",
             dependencies: [
-                "PaymentCore", "HTTPServerKit",
+                "PaymentCore", "HTTPServerKit", "TextFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -169,12 +172,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "PaymentCoreTests", dependencies: ["PaymentCore"]),
+        .testTarget(name: "PaymentCoreTests", dependencies: ["PaymentCore", "TextFormats"]),
+        .testTarget(name: "TextFormatsTests", dependencies: ["TextFormats"]),
         .testTarget(name: "NetworkEndpointTests", dependencies: ["NetworkEndpoint"]),
         .testTarget(
             name: "WorkerTests",
             dependencies: [
-                "Worker", "PaymentCore", "PaymentStore", "ProcessorSimulator",
+                "Worker", "PaymentCore", "TextFormats", "PaymentStore", "ProcessorSimulator",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -213,7 +217,7 @@ let package = Package(
         .testTarget(
             name: "PaymentPathTests",
             dependencies: [
-                "API", "Worker", "PaymentStore", "PaymentCore", "ProcessorSimulator", "TestSupport", "ValkeyClient",
+                "API", "Worker", "PaymentStore", "PaymentCore", "TextFormats", "ProcessorSimulator", "TestSupport", "ValkeyClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

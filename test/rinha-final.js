@@ -1,4 +1,4 @@
-// The official final test (rinha-test/rinha-final.js) as rinha-spec.md §4 describes it: 300 s,
+// The official final test (rinha-test/rinha-final.js) as docs/rinha-spec.md §4 describes it: 300 s,
 // 1 -> 603 VUs, 20.05 per payment, consistency checked on [now-15 s, now-2 s], totals from the
 // processors' admin summaries over the last 360 s.
 // Run: k6 run test/rinha-final.js (parameters: see rinha-lib.js; tools/bench final does it all).

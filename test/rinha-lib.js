@@ -1,6 +1,6 @@
 // What the preview, final and chaos scripts share: parameters, the calls of the official
 // requests.js (same paths, headers and 1500 ms timeouts), the counters the result is built from,
-// and the score arithmetic of rinha-spec.md §4 in exact decimals.
+// and the score arithmetic of docs/rinha-spec.md §4 in exact decimals.
 //
 // Parameters (environment): BACKEND_URL, PROCESSOR_DEFAULT_URL, PROCESSOR_FALLBACK_URL, TOKEN (the
 // processors' current admin token), NEW_TOKEN (what setup() sets; default TOKEN, as in our runs),

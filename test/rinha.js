@@ -1,4 +1,4 @@
-// The official preview test (rinha-test/rinha.js) as rinha-spec.md §4 describes it: 60 s, 1 -> 550 VUs,
+// The official preview test (rinha-test/rinha.js) as docs/rinha-spec.md §4 describes it: 60 s, 1 -> 550 VUs,
 // 19.90 per payment, consistency checked on [now-15 s, now-1.5 s], totals from the backend's own
 // summary over the last 70 s, fees at the processors' feePerTransaction; inconsistencies per check
 // |Δdefault + Δfallback| (rinha-lib.js inconsistencies).

@@ -36,7 +36,7 @@ export default function () {
   ok &= eq("exact JSON", D.parseJSONExact('{"a":{"n":3,"x":0.10000000000000001}}').a.x, "0.10000000000000001");
   ok &= eq("exact JSON ISO untouched", D.parseJSONExact('{"t":"2025-07-10T12:34:56.000Z","n":1}').t, "2025-07-10T12:34:56.000Z");
 
-  // The final's winner as published (rinha-spec.md §5): 90,591 payments x 20.05, split 52,945 default
+  // The final's winner as published (docs/rinha-spec.md §5): 90,591 payments x 20.05, split 52,945 default
   // (7 %) / 37,646 fallback (10 %), p99 2.55 ms -> 17 % bonus, no fine: 1,949,876.38.
   const r = L.officialResult(data({
     transactions_success: 90591, transactions_failure: 0, payments_inconsistency: 0, totals_recorded: 1,

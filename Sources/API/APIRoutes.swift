@@ -26,7 +26,7 @@ struct APIRoutes: Sendable {
             .map { _ in .json(.ok, #"{"message":"All payments purged."}"#) }
             .recover { _ in .error(.serviceUnavailable, "storage unavailable") }
         case (.GET, "/health"):
-            return store.client.isConnected.map { up in
+            return store.isConnected.map { up in
                 up ? .json(.ok, #"{"status":"ok"}"#) : .error(.serviceUnavailable, "storage unavailable")
             }
         case (_, "/payments"), (_, "/payments-summary"), (_, "/purge-payments"), (_, "/health"):
@@ -115,14 +115,15 @@ struct APIRoutes: Sendable {
     private func summary(_ request: HTTPServerRequest, on eventLoop: any EventLoop) -> EventLoopFuture<
         HTTPServerResponse
     > {
-        switch QueryString.window(request.rawQuery) {
-        case .failure(let invalid):
-            return eventLoop.makeSucceededFuture(.error(.badRequest, invalid.message))
-        case .success(let window):
-            let deadline = NIODeadline.now() + .milliseconds(configuration.enqueueDeadlineMillis)
-            let summary = Self.retrying(until: deadline, on: eventLoop) { store.summary(window) }
-            return Self.bounded(summary, by: deadline, on: eventLoop).map { .json(.ok, $0.json) }
-                .recover { _ in .error(.serviceUnavailable, "storage unavailable") }
+        let window: TimeWindow
+        do {
+            window = try TimeWindow(query: request.rawQuery)
+        } catch {
+            return eventLoop.makeSucceededFuture(.error(.badRequest, error.message))
         }
+        let deadline = NIODeadline.now() + .milliseconds(configuration.enqueueDeadlineMillis)
+        let summary = Self.retrying(until: deadline, on: eventLoop) { store.summary(window) }
+        return Self.bounded(summary, by: deadline, on: eventLoop).map { .json(.ok, $0.json) }
+            .recover { _ in .error(.serviceUnavailable, "storage unavailable") }
     }
 }

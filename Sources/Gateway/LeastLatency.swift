@@ -43,7 +43,4 @@ public struct LeastLatency: BalancingStrategy {
         let old = ewma[index]
         ewma[index] = sample > old ? sample : old + (sample - old) * sampleWeight
     }
-
-    /// The smoothed latency of upstream `index`, in nanoseconds (for counters and tests).
-    public func latency(of index: Int) -> Double { ewma[index] }
 }

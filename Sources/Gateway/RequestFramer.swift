@@ -29,9 +29,6 @@ struct RequestFramer {
 
     mutating func reset() { phase = .head(scanned: 0) }
 
-    /// Whether some bytes of a request have been seen but not the whole request.
-    var isMidRequest: Bool { phase != .head(scanned: 0) }
-
     mutating func parse(_ p: UnsafeRawBufferPointer) -> Outcome {
         switch phase {
         case .head(var scanned):

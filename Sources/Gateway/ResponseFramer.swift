@@ -80,7 +80,4 @@ struct ResponseFramer {
         }
         return .failed
     }
-
-    /// Whether no byte of a response has been seen yet.
-    var isAtStart: Bool { phase == .head(scanned: 0) }
 }

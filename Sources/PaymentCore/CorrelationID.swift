@@ -1,3 +1,5 @@
+import TextFormats
+
 /// Checks the canonical textual UUID form: 8-4-4-4-12 hexadecimal digits (either case).
 public enum CorrelationID {
     public static func isValid<S: StringProtocol>(_ text: S) -> Bool {
@@ -7,15 +9,11 @@ public enum CorrelationID {
             case 8, 13, 18, 23:
                 guard byte == UInt8(ascii: "-") else { return false }
             default:
-                guard isHex(byte) else { return false }
+                guard HexDigit.isDigit(byte) else { return false }
             }
             count += 1
             if count > 36 { return false }
         }
         return count == 36
-    }
-
-    @inline(__always) static func isHex(_ b: UInt8) -> Bool {
-        (b >= 48 && b <= 57) || (b >= 65 && b <= 70) || (b >= 97 && b <= 102)
     }
 }

@@ -25,18 +25,3 @@ public struct PaymentsSummary: Sendable, Equatable {
             + "\"fallback\":{\"totalRequests\":\(fallback.totalRequests),\"totalAmount\":\(fallback.totalAmount)}}"
     }
 }
-
-/// An inclusive window of epoch milliseconds; a nil bound is unbounded.
-public struct TimeWindow: Sendable, Equatable {
-    public var from: Int64?
-    public var to: Int64?
-
-    public init(from: Int64? = nil, to: Int64? = nil) {
-        self.from = from
-        self.to = to
-    }
-
-    public func contains(_ ms: Int64) -> Bool {
-        (from.map { ms >= $0 } ?? true) && (to.map { ms <= $0 } ?? true)
-    }
-}

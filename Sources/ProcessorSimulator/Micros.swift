@@ -1,4 +1,5 @@
 import PaymentCore
+import TextFormats
 
 /// Instants as integer microseconds since the Unix epoch (UTC): the precision of the real
 /// processor's Postgres `timestamp` column, which keeps what .NET parsed, truncated to µs.

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// A running Rinha 2025 Payment Processor, in memory: `POST /payments`, the rate-limited
-/// `GET /payments/service-health`, `GET /payments/{id}` and the admin API (spec §2).
+/// `GET /payments/service-health`, `GET /payments/{id}` and the admin API (docs/rinha-spec.md §2).
 /// Its state lives on one event loop of `group`; HTTP connections may use any of them.
 public final class ProcessorSimulator: Sendable {
     private let server: KestrelServer

@@ -2,6 +2,7 @@ import HTTPServerKit
 import NIOCore
 import NIOHTTP1
 import PaymentCore
+import TextFormats
 
 extension SimulatorCore {
     /// The largest delay the admin API accepts: one hour, in milliseconds.

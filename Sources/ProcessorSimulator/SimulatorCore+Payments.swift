@@ -1,6 +1,7 @@
 import HTTPServerKit
 import NIOCore
 import PaymentCore
+import TextFormats
 
 extension SimulatorCore {
     /// `POST /payments`: admission (slot, queue or 429), then the body, then the delay, then

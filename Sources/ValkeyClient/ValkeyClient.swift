@@ -1,7 +1,7 @@
 import Logging
-import NetworkEndpoint
 import NIOCore
 import NIOPosix
+import NetworkEndpoint
 
 /// How a `ValkeyClient` connects and waits. Times are NIO `TimeAmount`s.
 public struct ValkeyConfiguration: Sendable {

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import PaymentCore
 import PaymentStore
+import TextFormats
 
 /// Calls the two payment processors over pooled keep-alive HTTP/1.1 connections on one event
 /// loop (the worker's own), and says how each call ended in the terms exactly-once booking needs:

@@ -118,12 +118,6 @@ public struct Router: Sendable {
         return min(free, max(1, policy.maxDefaultInFlight - view(.default).inFlight))
     }
 
-    /// Whether `choose(now:)` would return a processor, without taking a probe.
-    public func wouldChoose(now: Int64) -> Bool {
-        var copy = self
-        return copy.choose(now: now) != nil
-    }
-
     /// A call to `p` is about to go out.
     public mutating func callStarted(_ p: Processor, now: Int64) {
         if views[p]!.inFlight == 0 { views[p]!.waitingSince = now }

@@ -46,6 +46,7 @@ public struct WorkerConfiguration: Sendable {
         self.processorURLs = processorURLs
     }
 
+    /// Where the official stack's processors answer (their compose service names).
     public static let defaultProcessorURLs: [Processor: String] = [
         .default: "http://payment-processor-default:8080",
         .fallback: "http://payment-processor-fallback:8080",

@@ -26,11 +26,11 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(help: "Default processor base URL. Env: PROCESSOR_DEFAULT_URL.")
     var defaultURL: String =
-        ProcessSupport.environment("PROCESSOR_DEFAULT_URL") ?? "http://payment-processor-default:8080"
+        ProcessSupport.environment("PROCESSOR_DEFAULT_URL") ?? WorkerConfiguration.defaultProcessorURLs[.default]!
 
     @Option(help: "Fallback processor base URL. Env: PROCESSOR_FALLBACK_URL.")
     var fallbackURL: String =
-        ProcessSupport.environment("PROCESSOR_FALLBACK_URL") ?? "http://payment-processor-fallback:8080"
+        ProcessSupport.environment("PROCESSOR_FALLBACK_URL") ?? WorkerConfiguration.defaultProcessorURLs[.fallback]!
 
     @Option(help: "Payments in hand at once (sending, retrying or held). Env: MAX_IN_FLIGHT.")
     var maxInFlight: Int = ProcessSupport.environment("MAX_IN_FLIGHT").flatMap(Int.init) ?? 500

@@ -6,7 +6,7 @@ import Testing
 struct PaymentRequestTests {
     static let id = "4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3"
 
-    func parse(_ text: String) -> Result<PaymentRequest, PaymentRequest.Invalid> {
+    func parse(_ text: String) -> Result<PaymentRequest, InvalidInput> {
         PaymentRequest.parse(body: Array(text.utf8))
     }
 

@@ -9,6 +9,7 @@ import PaymentStore
 import ProcessorSimulator
 import TestSupport
 import Testing
+import TextFormats
 import ValkeyClient
 import Worker
 

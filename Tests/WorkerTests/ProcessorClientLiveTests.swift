@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PaymentCore
+import TextFormats
 import PaymentStore
 import ProcessorSimulator
 import Testing

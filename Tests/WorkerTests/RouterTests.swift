@@ -290,7 +290,7 @@ struct RouterLatencyTests {
         router.healthPolled(.default, failing: false, minResponseTime: 3_000, polledAt: t)
         router.healthPolled(.fallback, failing: false, minResponseTime: 2_000, polledAt: t)
         #expect(router.choose(now: t + 1) == nil)
-        #expect(!router.wouldChoose(now: t + 1_500))
+        #expect(router.choose(now: t + 1_500) == nil)
         router.healthPolled(.fallback, failing: false, minResponseTime: 1_000, polledAt: t + 10)
         #expect(router.choose(now: t + 11) == .fallback)
         router.healthPolled(.default, failing: false, minResponseTime: 100, polledAt: t + 20)

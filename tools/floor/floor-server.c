@@ -2,7 +2,7 @@
  * The floor: the thinnest server the load tests can run against. One process, one thread, one
  * epoll loop, HTTP/1.1 keep-alive (pipelined requests answered in order). It does no work:
  *   POST /payments            -> 202, empty body
- *   GET  /payments-summary... -> 200, the spec's JSON with zeros
+ *   GET  /payments-summary... -> 200, the JSON of zeros of docs/rinha-spec.md §1
  *   POST /purge-payments      -> 200
  *   anything else             -> 404
  * The p99 k6 measures against it is what this machine allows for that script, in that session;

@@ -162,7 +162,7 @@ public struct JSONScanner {
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
                     // Exactly four hex digits: `UInt32(_:radix:)` alone would also take a sign (`\u+041`).
-                    guard i + 4 < bytes.count, bytes[(i + 1)...(i + 4)].allSatisfy(CorrelationID.isHex),
+                    guard i + 4 < bytes.count, bytes[(i + 1)...(i + 4)].allSatisfy(HexDigit.isDigit),
                         let code = UInt32(String(decoding: bytes[(i + 1)...(i + 4)], as: UTF8.self), radix: 16)
                     else { return nil }
                     // Surrogate pairs are not needed by this system: a lone surrogate is refused.

@@ -2,14 +2,13 @@ import Testing
 
 @testable import PaymentCore
 
-@Suite("QueryString")
-struct QueryStringTests {
+@Suite("TimeWindow from a query string")
+struct TimeWindowTests {
     static let from: Int64 = 1_752_150_896_000  // 2025-07-10T12:34:56.000Z
     static let to: Int64 = 1_752_150_956_789  // 2025-07-10T12:35:56.789Z
 
     func window(_ query: String?) -> TimeWindow? {
-        if case .success(let w) = QueryString.window(query) { return w }
-        return nil
+        try? TimeWindow(query: query)
     }
 
     @Test("no query string, an empty one or one without from/to is unbounded")
@@ -63,29 +62,8 @@ struct QueryStringTests {
 
     @Test("the failure message names the bound")
     func failureMessage() {
-        guard case .failure(let invalid) = QueryString.window("from=2025-07-10T12:34:56.000Z&to=soon")
-        else {
-            Issue.record("expected a failure")
-            return
+        #expect(throws: InvalidInput(message: "to must be an ISO-8601 timestamp")) {
+            try TimeWindow(query: "from=2025-07-10T12:34:56.000Z&to=soon")
         }
-        #expect(invalid.message == "to must be an ISO-8601 timestamp")
-    }
-
-    @Test("parse splits pairs and decodes only percent escapes")
-    func parsePairs() {
-        let pairs = QueryString.parse("a=1&&b=x+y&c&d=e=f&%C3%A9=%2F&")
-        #expect(pairs?.map(\.0) == ["a", "b", "c", "d", "é"])
-        #expect(pairs?.map(\.1) == ["1", "x+y", "", "e=f", "/"])
-        #expect(QueryString.parse("")?.isEmpty == true)
-        #expect(QueryString.parse("a=%FF") == nil)
-    }
-
-    @Test("percentDecode decodes either hex case and refuses short escapes")
-    func percentDecode() {
-        #expect(QueryString.percentDecode("%3a%3A%41") == "::A")
-        #expect(QueryString.percentDecode("100%25") == "100%")
-        #expect(QueryString.percentDecode("%") == nil)
-        #expect(QueryString.percentDecode("%4") == nil)
-        #expect(QueryString.percentDecode("%G0") == nil)
     }
 }

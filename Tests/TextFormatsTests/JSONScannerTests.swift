@@ -1,6 +1,6 @@
 import Testing
 
-@testable import PaymentCore
+@testable import TextFormats
 
 @Suite("JSONScanner")
 struct JSONScannerTests {
