@@ -8,6 +8,9 @@ Overrides go only through the variables compose.yaml already reads: RINHA_IMAGE,
 GATEWAY_STRATEGY. Used by tools/compose, tools/test (container tests), tools/bench --docker.
 """
 
+# One file of ~550 lines: engine, images, compose up/down and status are each a section below, and
+# tools/compose, tools/bench --docker and the container tests import them as one name.
+
 import json
 import os
 import re
