@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import localstack
+from procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 IDLE_SOCKETS = 10_000
@@ -68,12 +69,6 @@ def gateway_binary():
         subprocess.run([str(ROOT / "tools" / "build-release"), "rinha-gateway"], cwd=ROOT, check=True)
         binary.touch()
     return binary
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(check, what, timeout=20.0):

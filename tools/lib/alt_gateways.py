@@ -1,4 +1,5 @@
-"""HAProxy or nginx in place of our gateway, for comparison (`localstack.up(gateway='haproxy')`).
+"""HAProxy or nginx in place of our gateway, for comparison (`localstack.up(gateway='haproxy')`,
+tools/bench-gateway).
 
 Each is set up the way a careful Rinha entry sets it up: HTTP mode, one worker, no access log,
 keep-alive connections to the two APIs over their Unix sockets, reused across client requests.
@@ -9,11 +10,14 @@ files inside the run folder.
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import localstack
+from cgroups import Cgroups
+from compose_local import translate
+from deps import program
+from procs import spawn
+from stack_config import ROOT
 
 KINDS = ("haproxy", "nginx")
 
@@ -22,7 +26,7 @@ def upstream_sockets(run_dir, services):
     """The API sockets the gateway service balances over (its GATEWAY_UPSTREAMS, mapped to run_dir)."""
     gw = next((s for s in services if s["name"] == "gateway"), None)
     if gw:
-        _, env, _ = localstack.translate(gw, Path(run_dir))
+        _, env, _ = translate(gw, Path(run_dir))
         paths = [p.strip() for p in env.get("GATEWAY_UPSTREAMS", "").split(",") if p.strip()]
         if paths:
             return paths
@@ -109,31 +113,43 @@ def _nginx_has_e_flag(binary):
     return bool(m) and tuple(int(x) for x in m.groups()) >= (1, 19, 5)
 
 
-def start_alternative(kind, run_dir, services, port, cpu_list):
-    """Writes the config, starts `kind` in the foreground as its own process group under the
-    gateway's cgroup, and returns (pid, argv). The caller waits for the port."""
+def prepare(kind, port, sockets, folder):
+    """Writes `kind`'s config for a balancer on 127.0.0.1:port over the Unix sockets into folder
+    (with the temporary folders nginx needs), checks it with the binary's own test, and returns
+    the argv that runs it in the foreground."""
     if kind not in KINDS:
         raise ValueError(f"unknown gateway {kind!r}; expected one of {', '.join(KINDS)}")
-    binary = shutil.which(kind) or f"/usr/sbin/{kind}"
+    binary = program(kind)
     if not Path(binary).exists():
         raise RuntimeError(f"{kind} is not installed (apt-get install {kind})")
-    run_dir = Path(run_dir)
-    folder = run_dir / kind
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    sockets = upstream_sockets(run_dir, services)
+    sockets = [str(s) for s in sockets]
     conf = folder / f"{kind}.conf"
     if kind == "haproxy":
         conf.write_text(haproxy_config(port, sockets, folder))
         subprocess.run([binary, "-c", "-q", "-f", str(conf)], check=True)
-        argv = [binary, "-db", "-f", str(conf)]
-    else:
-        for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (folder / sub).mkdir(exist_ok=True)
-        conf.write_text(nginx_config(port, sockets, folder))
-        early_log = ["-e", str(folder / "error.log")] if _nginx_has_e_flag(binary) else []
-        subprocess.run([binary, "-t", "-q", "-p", str(folder), *early_log, "-c", str(conf)], check=True)
-        argv = [binary, "-p", str(folder), *early_log, "-c", str(conf)]
+        return [binary, "-db", "-f", str(conf)]
+    for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (folder / sub).mkdir(exist_ok=True)
+    conf.write_text(nginx_config(port, sockets, folder))
+    return checked_nginx_argv(binary, folder, conf)
+
+
+def checked_nginx_argv(binary, folder, conf):
+    """`nginx -t` on conf (prefix folder, error log there from the start where nginx can), then
+    the argv that runs it."""
+    early_log = ["-e", str(folder / "error.log")] if _nginx_has_e_flag(binary) else []
+    subprocess.run([binary, "-t", "-q", "-p", str(folder), *early_log, "-c", str(conf)], check=True)
+    return [binary, "-p", str(folder), *early_log, "-c", str(conf)]
+
+
+def start_alternative(kind, run_dir, services, port, cpu_list):
+    """Writes the config, starts `kind` in the foreground as its own process group under the
+    gateway's cgroup, and returns (pid, argv). The caller waits for the port."""
+    run_dir = Path(run_dir)
+    argv = prepare(kind, port, upstream_sockets(run_dir, services), run_dir / kind)
     gw = next((s for s in services if s["name"] == "gateway"), {"cpus": None, "memory": None})
-    procs = localstack.Cgroups().create("gateway", gw["cpus"], gw["memory"])
-    pid = localstack.spawn("gateway", argv, {}, run_dir / "logs" / "gateway.log", procs, cpu_list=cpu_list)
-    return pid, argv
+    procs = Cgroups().create("gateway", gw["cpus"], gw["memory"])
+    p = spawn(argv, {}, run_dir / "logs" / "gateway.log", procs, cpu_list, cwd=ROOT)
+    return p.pid, argv

@@ -3,13 +3,13 @@
 divided by the successful POST /payments of the run; and the p99 of each phase of the scenario (from
 the result file's extra.phases, which the k6 scripts fill). Used by tools/bench."""
 
-import os
 import resource
 import statistics
 import subprocess
-from pathlib import Path
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+import procinfo
+
+CLK_TCK = procinfo.CLK_TCK
 # The stack's own processes, in the order the table shows them; anything else the state lists
 # (simulators, the floor server) is shown apart.
 STACK = ["gateway", "api1", "api2", "valkey", "worker1", "worker2"]
@@ -17,41 +17,16 @@ STACK = ["gateway", "api1", "api2", "valkey", "worker1", "worker2"]
 
 # ---------------------------------------------------------------- /proc
 
-def process_group(pgid):
-    """The pids of a process group (/proc/<pid>/stat's 5th field)."""
-    pids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if int((d / "stat").read_text().rsplit(") ", 1)[1].split()[2]) == pgid:
-                    pids.append(int(d.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return pids
+process_group = procinfo.process_group
 
 
 def counters(pid):
     """{cpu_ticks, vcsw, ivcsw} of one process: utime+stime of /proc/<pid>/stat (all its threads,
     exited ones included) and the context switches of every live thread (/proc/<pid>/task/*/status)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])
-    except (OSError, IndexError, ValueError):
+    ticks = procinfo.cpu_ticks(pid)
+    if ticks is None:
         return None
-    vol = invol = 0
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except OSError:
-        tasks = []
-    for t in tasks:
-        try:
-            for line in (t / "status").read_text().splitlines():
-                if line.startswith("voluntary_ctxt_switches:"):
-                    vol += int(line.split()[1])
-                elif line.startswith("nonvoluntary_ctxt_switches:"):
-                    invol += int(line.split()[1])
-        except (OSError, ValueError):
-            pass
+    vol, invol = procinfo.context_switches(pid)
     return {"cpu_ticks": ticks, "vcsw": vol, "ivcsw": invol}
 
 

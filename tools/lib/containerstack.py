@@ -8,11 +8,13 @@ Overrides go only through the variables compose.yaml already reads: RINHA_IMAGE,
 GATEWAY_STRATEGY. Used by tools/compose, tools/test (container tests), tools/bench --docker.
 """
 
+# One file of ~550 lines: engine, images, compose up/down and status are each a section below, and
+# tools/compose, tools/bench --docker and the container tests import them as one name.
+
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
@@ -22,6 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import localstack  # noqa: E402
+from cgroups import cpu_stat_of, memory_of  # noqa: E402
+from deps import apt_install as _apt_install  # noqa: E402
+from procs import logger, spawn  # noqa: E402
 
 ROOT = localstack.ROOT
 PROJECT = "rinha-swift"  # compose.yaml's `name:`
@@ -45,8 +50,7 @@ class Unavailable(RuntimeError):
     """The engine cannot be installed or started on this machine: the message says why."""
 
 
-def log(msg):
-    print(f"[compose] {msg}", flush=True)
+log = logger("compose")
 
 
 def run(argv, check=True, quiet=False, **kw):
@@ -62,9 +66,7 @@ def out(argv, **kw):
 
 def apt_install(*packages):
     log(f"installing {' '.join(packages)} (apt)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    run(["apt-get", "update", "-qq"], stdout=subprocess.DEVNULL, env=env)
-    run(["apt-get", "install", "-y", "-qq", *packages], stdout=subprocess.DEVNULL, env=env)
+    _apt_install(*packages)
 
 
 # ---------------------------------------------------------------- engine
@@ -128,9 +130,7 @@ def ensure_daemon(timeout=60):
             pidfile.unlink()
     log_path = STATE / "dockerd.log"
     log(f"starting dockerd (log: {log_path})")
-    with open(log_path, "ab") as f:
-        p = subprocess.Popen(["dockerd"], stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             start_new_session=True)
+    p = spawn(["dockerd"], log_path=log_path)
     (STATE / "dockerd.pid").write_text(str(p.pid))
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -418,15 +418,10 @@ def cgroup_memory(pid):
     for line in lines:
         _, controllers, path = line.split(":", 2)
         if "memory" in controllers.split(","):
-            d = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
-            return (localstack._read_int(d / "memory.usage_in_bytes"),
-                    localstack._read_int(d / "memory.max_usage_in_bytes"),
-                    localstack._read_int(d / "memory.limit_in_bytes"))
+            return memory_of(Path("/sys/fs/cgroup/memory") / path.lstrip("/"), "v1")[:3]
     for line in lines:
         if line.startswith("0::"):
-            d = Path("/sys/fs/cgroup") / line[3:].lstrip("/")
-            return (localstack._read_int(d / "memory.current"), localstack._read_int(d / "memory.peak"),
-                    localstack._read_int(d / "memory.max"))
+            return memory_of(Path("/sys/fs/cgroup") / line[3:].lstrip("/"), "v2")[:3]
     return None, None, None
 
 
@@ -461,14 +456,6 @@ def print_status():
     return 0 if all(r["state"] == "running" for r in rows) else 1
 
 
-def tcp_open(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def cpu_stat(pid):
     """(periods, throttled periods, throttled seconds) of the cpu cgroup holding pid (v1 or v2)."""
     try:
@@ -478,14 +465,9 @@ def cpu_stat(pid):
     for line in lines:
         _, controllers, path = line.split(":", 2)
         if "cpu" in controllers.split(",") or controllers == "":
-            base = Path("/sys/fs/cgroup") / ("cpu" if controllers else "") / path.lstrip("/")
-            try:
-                stat = dict(item.split() for item in (base / "cpu.stat").read_text().splitlines())
-            except (OSError, ValueError):
-                continue
-            seconds = int(stat["throttled_time"]) / 1e9 if "throttled_time" in stat else \
-                int(stat.get("throttled_usec", 0)) / 1e6
-            return int(stat.get("nr_periods", 0)), int(stat.get("nr_throttled", 0)), seconds
+            stat = cpu_stat_of(Path("/sys/fs/cgroup") / ("cpu" if controllers else "") / path.lstrip("/"))
+            if stat:
+                return stat
     return None
 
 

@@ -13,6 +13,9 @@ both processors: acknowledged but in neither (lost), in both (sent twice), amoun
 The report is a dict (JSON-ready); drill_report.py prints it as a table.
 """
 
+# One file of ~580 lines: the load, the per-second checker, the faults, the settle and the report all
+# read and write one Drill's state (payments, their records, timings); split, they would pass it around.
+
 import asyncio
 import os
 import random

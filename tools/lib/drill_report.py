@@ -1,8 +1,9 @@
 """The drill's table and result files (see drill.py for what the numbers mean)."""
 
 import json
-import re
 from pathlib import Path
+
+import run_logs
 
 
 def _runs_text(runs):
@@ -77,29 +78,12 @@ def table(report):
     return lines
 
 
-TROUBLE = re.compile(r"\b(warning|error|critical|fatal|panic|crash(ed)?|killed)\b", re.I)
-
-
-def log_offsets(logs):
-    return {p.name: p.stat().st_size for p in logs.glob("*.log")} if logs.is_dir() else {}
+log_offsets = run_logs.log_offsets
 
 
 def copy_new_log_lines(logs, offsets, dest):
     """Copies what each service's log gained during the drill; -> {file: lines that look like trouble}."""
-    findings = {}
-    if not logs.is_dir():
-        return findings
-    dest.mkdir(parents=True, exist_ok=True)
-    for p in sorted(logs.glob("*.log")):
-        with open(p, "rb") as f:
-            f.seek(offsets.get(p.name, 0))
-            data = f.read()
-        if data:
-            (dest / p.name).write_bytes(data)
-            bad = [line for line in data.decode(errors="replace").splitlines() if TROUBLE.search(line)]
-            if bad:
-                findings[p.name] = len(bad)
-    return findings
+    return {name: len(bad) for name, bad in run_logs.copy_new_lines(logs, offsets, dest).items()}
 
 
 def write(report, out: Path):
