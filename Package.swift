@@ -90,7 +90,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "NetworkEndpoint", "HTTPServerKit",
+                "NetworkEndpoint", "HTTPServerKit", "TextFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -207,7 +207,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "NetworkEndpoint",
+                "Gateway", "NetworkEndpoint", "TextFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

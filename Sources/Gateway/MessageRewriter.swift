@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import TextFormats
 
 /// Writes the version of a message that crosses the gateway when it cannot go as is: without
 /// hop-by-hop headers (and those the Connection header names), with the framing and the

@@ -1,3 +1,5 @@
+import TextFormats
+
 /// Delimits one request at a time in the bytes a client sent, incrementally: the caller keeps
 /// appending to its buffer and calls `parse` again; after `.complete` it consumes `length` bytes
 /// and calls `reset`. Enforces the header and body size limits as the bytes arrive, so a client

@@ -1,3 +1,5 @@
+import TextFormats
+
 /// Delimits one response in the bytes an upstream sent, incrementally, like `RequestFramer`.
 /// Interim (1xx) responses are reported so the caller drops them. The whole response is limited
 /// to `maxResponseBytes`: the gateway buffers responses, and an upstream is not trusted to bound

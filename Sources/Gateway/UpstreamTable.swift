@@ -1,37 +1,15 @@
 import Atomics
 
-/// Counters and health of one upstream, shared by all event loops. Counts are requests, not
-/// connections; `ejectedUntil` is in `NIODeadline.uptimeNanoseconds`.
-final class UpstreamState: Sendable {
-    let path: String
-    /// Requests sent (or attempted) to this upstream.
-    let requests = ManagedAtomic<Int>(0)
-    /// Requests that failed here: refused connections, no or bad answers, timeouts.
-    let errors = ManagedAtomic<Int>(0)
-    /// Requests sent and not yet answered.
-    let inFlight = ManagedAtomic<Int>(0)
-    /// Times the upstream was taken out of service.
-    let ejections = ManagedAtomic<Int>(0)
-    let consecutiveFailures = ManagedAtomic<Int>(0)
-    let ejectedUntil = ManagedAtomic<UInt64>(0)
-
-    init(path: String) { self.path = path }
-}
-
-/// The upstreams, their counters and which are in service. An upstream that fails is ejected for
-/// `ejectDuration`; after that it is half-open: the next request tries to connect to it, and as
-/// a refused connection is retried on another upstream, that probe costs the client nothing.
+/// The upstreams, their counters (`UpstreamState`) and which are in service (`EjectionPolicy`);
+/// the admin endpoint's JSON of them is in `UpstreamTable+JSON.swift`.
 public final class UpstreamTable: Sendable {
     let upstreams: [UpstreamState]
-    private let ejectNanoseconds: UInt64
-    private let ejectAfterFailures: Int
+    private let ejection: EjectionPolicy
 
     init(paths: [String], ejectDuration: Duration, ejectAfterFailures: Int) {
         precondition(!paths.isEmpty && paths.count <= 64, "between 1 and 64 upstreams")
         upstreams = paths.map(UpstreamState.init(path:))
-        let (seconds, attoseconds) = ejectDuration.components
-        ejectNanoseconds = UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
-        self.ejectAfterFailures = max(1, ejectAfterFailures)
+        ejection = EjectionPolicy(duration: ejectDuration, afterFailures: ejectAfterFailures)
     }
 
     public var count: Int { upstreams.count }
@@ -59,38 +37,13 @@ public final class UpstreamTable: Sendable {
         }
     }
 
-    /// A request failed at `index`. A refused connection ejects at once (nothing listens there);
-    /// other failures eject after `ejectAfterFailures` in a row.
+    /// A request failed at `index`; the ejection policy decides whether it leaves service.
     func requestFailed(_ index: Int, connectionRefused: Bool, now: UInt64) {
         let upstream = upstreams[index]
         upstream.inFlight.wrappingDecrement(ordering: .relaxed)
         upstream.errors.wrappingIncrement(ordering: .relaxed)
         let failures = upstream.consecutiveFailures.wrappingIncrementThenLoad(ordering: .relaxed)
-        guard connectionRefused || failures >= ejectAfterFailures else { return }
-        let until = now + ejectNanoseconds
-        // Several loops may see the same failure; count one ejection per period out.
-        let previous = upstream.ejectedUntil.load(ordering: .relaxed)
-        if previous <= now,
-            upstream.ejectedUntil.compareExchange(expected: previous, desired: until, ordering: .relaxed)
-                .exchanged
-        {
-            upstream.ejections.wrappingIncrement(ordering: .relaxed)
-        }
-    }
-
-    /// The counters as one JSON object, for people and scripts.
-    public func snapshotJSON(now: UInt64) -> String {
-        var text = "{\"upstreams\":["
-        for (index, upstream) in upstreams.enumerated() {
-            if index > 0 { text += "," }
-            text += "{\"path\":\"\(upstream.path.jsonEscaped)\""
-            text += ",\"requests\":\(upstream.requests.load(ordering: .relaxed))"
-            text += ",\"errors\":\(upstream.errors.load(ordering: .relaxed))"
-            text += ",\"inFlight\":\(upstream.inFlight.load(ordering: .relaxed))"
-            text += ",\"ejections\":\(upstream.ejections.load(ordering: .relaxed))"
-            text += ",\"inService\":\(upstream.ejectedUntil.load(ordering: .relaxed) <= now)}"
-        }
-        return text + "]}"
+        ejection.failed(upstream, failuresInARow: failures, connectionRefused: connectionRefused, now: now)
     }
 
     /// Counters of upstream `index`, for tests and the admin endpoint.
@@ -105,20 +58,4 @@ public final class UpstreamTable: Sendable {
 
 extension UpstreamTable: UpstreamLoadView {
     public func inFlight(_ index: Int) -> Int { upstreams[index].inFlight.load(ordering: .relaxed) }
-}
-
-extension String {
-    fileprivate var jsonEscaped: String {
-        var out = ""
-        for scalar in unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20:
-                out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
 }

@@ -5,6 +5,9 @@ import NIOHTTP1
 /// application handler and writes the answer. Pipelined requests stay in order because NIO's
 /// `HTTPServerPipelineHandler` sits in front and releases the next request only after the answer.
 /// A body over `maxBodySize` gets a 413 and the connection is closed (the rest is not read).
+/// Not NIO's `NIOHTTPServerRequestAggregator`: that one answers an oversized body itself with an
+/// empty 413, and every error of these servers carries a short JSON message; the aggregation
+/// here is the same few lines, and running the handler and writing its answer is the rest.
 public final class RequestAggregator: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = HTTPServerRequestPart
     public typealias OutboundOut = HTTPServerResponsePart

@@ -152,6 +152,11 @@ public struct Router: Sendable {
         views[p] = v
     }
 
+    /// What the health leader saw of `p` (read from the store's shared view).
+    public mutating func healthPolled(_ p: Processor, _ health: ProcessorHealth) {
+        healthPolled(p, failing: health.failing, minResponseTime: health.minResponseTime, polledAt: health.polledAt)
+    }
+
     /// A health poll (shared by the leader) said this at `polledAt`.
     public mutating func healthPolled(_ p: Processor, failing: Bool, minResponseTime: Int, polledAt: Int64) {
         var v = views[p]!

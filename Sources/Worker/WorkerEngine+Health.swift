@@ -42,10 +42,7 @@ extension WorkerEngine {
                 }
                 if let shared = try? await store.readHealth() {
                     router.withLockedValue { router in
-                        for (p, h) in shared {
-                            router.healthPolled(
-                                p, failing: h.failing, minResponseTime: h.minResponseTime, polledAt: h.polledAt)
-                        }
+                        for (p, health) in shared { router.healthPolled(p, health) }
                     }
                 }
                 await loop.sleep(milliseconds: 500)

@@ -1,3 +1,4 @@
+import TextFormats
 @testable import Gateway
 
 #if canImport(Glibc)

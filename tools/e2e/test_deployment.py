@@ -1,5 +1,5 @@
 """compose.yaml, the Dockerfile and the submission, checked against the rules of the Rinha
-(rinha-spec.md §3) and against the binaries, by parsing the files and running the binaries' --help;
+(docs/rinha-spec.md §3) and against the binaries, by parsing the files and running the binaries' --help;
 test_containers.py builds and runs them for real where a Docker engine can run."""
 
 import json
