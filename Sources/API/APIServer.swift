@@ -3,7 +3,6 @@ import Logging
 import NIOCore
 import NIOPosix
 import PaymentStore
-import ServiceLifecycle
 import ValkeyClient
 
 /// A running API: its HTTP listener and its Valkey connection, on one event loop.
@@ -47,26 +46,5 @@ public final class APIServer: Sendable {
     public func close() async {
         await http.close()
         await valkey.close()
-    }
-}
-
-/// The API as a lifecycle service: runs until graceful shutdown, then stops accepting, answers
-/// what it already took and closes.
-public struct APIService: Service {
-    let configuration: APIConfiguration
-    let group: any EventLoopGroup
-    let logger: Logger
-
-    public init(configuration: APIConfiguration, group: any EventLoopGroup, logger: Logger) {
-        self.configuration = configuration
-        self.group = group
-        self.logger = logger
-    }
-
-    public func run() async throws {
-        let server = try await APIServer.start(configuration: configuration, group: group, logger: logger)
-        try? await gracefulShutdown()
-        logger.info("api stopping")
-        await server.close()
     }
 }

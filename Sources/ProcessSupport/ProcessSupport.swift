@@ -47,6 +47,18 @@ public enum ProcessSupport {
         return logger
     }
 
+    /// Runs a server until SIGTERM or SIGINT: `start` builds it on an event loop group of
+    /// `threads` threads, `stop` drains and closes it, then the group shuts down.
+    public static func serveUntilSignalled<Server: Sendable>(
+        threads: Int, logger: Logger,
+        start: @escaping @Sendable (MultiThreadedEventLoopGroup) async throws -> Server,
+        stop: @escaping @Sendable (Server) async -> Void
+    ) async throws {
+        try await runUntilSignalled(threads: threads, logger: logger) { group in
+            ServerService(start: { try await start(group) }, stop: stop)
+        }
+    }
+
     /// Runs the service `make` builds on an event loop group of `threads` threads until SIGTERM
     /// or SIGINT asks it to shut down gracefully, then shuts the group down.
     public static func runUntilSignalled(
@@ -63,5 +75,18 @@ public enum ProcessSupport {
             throw error
         }
         try await group.shutdownGracefully()
+    }
+}
+
+/// A server as a swift-service-lifecycle `Service`: started when the group runs, stopped (its
+/// own drain: requests in progress finish) at graceful shutdown.
+struct ServerService<Server: Sendable>: Service {
+    let start: @Sendable () async throws -> Server
+    let stop: @Sendable (Server) async -> Void
+
+    func run() async throws {
+        let server = try await start()
+        try? await gracefulShutdown()
+        await stop(server)
     }
 }

@@ -53,8 +53,7 @@ struct ProcessorSimulatorCommand: AsyncParsableCommand {
     @Option(help: "Event loop threads. Env: THREADS.")
     var threads: Int = ProcessSupport.environment("THREADS").flatMap { Int($0) } ?? 1
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error. Env: LOG_LEVEL.")
-    var logLevel: String = ProcessSupport.environment("LOG_LEVEL") ?? "info"
+    @OptionGroup var log: LogOptions
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -69,12 +68,21 @@ struct ProcessorSimulatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = ProcessSupport.logger(label: "processor-simulator", level: logLevel)
+        let logger = log.logger(label: "processor-simulator")
         let configuration = SimulatorConfiguration(
             host: host, port: port, feeRate: fee, token: token, healthWindowMillis: healthWindowMs,
             maxInFlight: maxInFlight, maxQueued: maxQueued, framing: ResponseFraming(rawValue: framing) ?? .chunked)
-        try await ProcessSupport.runUntilSignalled(threads: threads, logger: logger) { group in
-            ProcessorSimulatorService(configuration: configuration, group: group, logger: logger)
+        try await ProcessSupport.serveUntilSignalled(threads: threads, logger: logger) { group in
+            let simulator = try await ProcessorSimulator.start(configuration: configuration, group: group)
+            logger.info(
+                "payment processor simulator listening",
+                metadata: [
+                    "host": "\(configuration.host)", "port": "\(simulator.port)", "fee": "\(configuration.feeRate)",
+                ])
+            return simulator
+        } stop: { simulator in
+            logger.info("shutting down")
+            await simulator.close()
         }
     }
 }

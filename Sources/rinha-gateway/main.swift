@@ -70,8 +70,7 @@ struct RinhaGateway: AsyncParsableCommand {
     @Option(help: "Admin address (host:port or unix:/path) serving counters as JSON. Env: GATEWAY_ADMIN.")
     var admin: String? = ProcessSupport.environment("GATEWAY_ADMIN")
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error. Env: LOG_LEVEL.")
-    var logLevel: String = ProcessSupport.environment("LOG_LEVEL") ?? "info"
+    @OptionGroup var log: LogOptions
 
     func run() async throws {
         guard !upstreams.isEmpty else { throw ValidationError("give upstreams with --upstream or GATEWAY_UPSTREAMS") }
@@ -103,9 +102,24 @@ struct RinhaGateway: AsyncParsableCommand {
         config.ejectAfterFailures = ejectAfter
         config.admin = try admin.map { try ProcessSupport.endpoint($0, flag: "--admin") }
 
-        let logger = ProcessSupport.logger(label: "rinha-gateway", level: logLevel)
-        try await ProcessSupport.runUntilSignalled(threads: config.threads, logger: logger) { group in
-            GatewayService(configuration: config, group: group, logger: logger)
+        let logger = log.logger(label: "rinha-gateway")
+        let configuration = config
+        try await ProcessSupport.serveUntilSignalled(threads: config.threads, logger: logger) { group in
+            let server = try await GatewayServer.start(configuration: configuration, group: group)
+            logger.info(
+                "gateway listening",
+                metadata: [
+                    "listen": "\(configuration.listen)", "port": "\(server.port)",
+                    "upstreams": "\(configuration.upstreams.joined(separator: ","))",
+                    "strategy": "\(configuration.strategy.rawValue)",
+                ])
+            return server
+        } stop: { server in
+            logger.info("gateway shutting down")
+            await server.shutdown()
+            logger.info(
+                "gateway stopped",
+                metadata: ["counters": "\(server.upstreams.snapshotJSON(now: NIODeadline.now().uptimeNanoseconds))"])
         }
     }
 }

@@ -18,9 +18,6 @@ struct WorkerCommand: AsyncParsableCommand {
         commandName: "rinha-worker",
         abstract: "Sends queued payments to the payment processors and books them exactly once.")
 
-    @Option(help: "Valkey endpoint: unix:/path or host:port. Env: VALKEY_URL.")
-    var valkey: String = ProcessSupport.environment("VALKEY_URL") ?? "127.0.0.1:6379"
-
     @Option(help: "Unique id of this worker; a restart with the same id takes back what it held. Env: WORKER_ID.")
     var workerID: String = ProcessSupport.environment("WORKER_ID") ?? "\(hostName())-\(getpid())"
 
@@ -54,15 +51,6 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Minimum milliseconds between two health calls to one processor, stack-wide.")
     var healthIntervalMs: Int = 5_500
 
-    @Option(help: "Prefix of every Valkey key. Env: KEY_PREFIX.")
-    var keyPrefix: String = ProcessSupport.environment("KEY_PREFIX") ?? "rinha"
-
-    @Option(
-        help:
-            "Seconds a payment's record is kept (a repeat within it is recognised) and summaries stay exact to the ms; the same for every process of a stack. Env: RETENTION_SECONDS."
-    )
-    var retentionSeconds: Int64 = ProcessSupport.environment("RETENTION_SECONDS").flatMap(Int64.init) ?? 86_400
-
     @Option(help: "Payments one claim or one booking call takes at most.")
     var claimBatch: Int = 16
 
@@ -72,18 +60,18 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Event-loop threads.")
     var threads: Int = 1
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error. Env: LOG_LEVEL.")
-    var logLevel: String = ProcessSupport.environment("LOG_LEVEL") ?? "info"
+    @OptionGroup var store: StoreOptions
+
+    @OptionGroup var log: LogOptions
 
     func run() async throws {
-        let endpoint = try ProcessSupport.endpoint(
-            valkey, flag: "--valkey", defaultHost: "127.0.0.1", defaultPort: 6379)
+        let endpoint = try store.valkeyEndpoint()
         guard maxInFlight > 0 else { throw ValidationError("--max-in-flight must be positive") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
-        let logger = ProcessSupport.logger(label: "rinha-worker", level: logLevel)
+        let logger = log.logger(label: "rinha-worker")
         var config = WorkerConfiguration(
             valkey: endpoint, workerID: workerID, processorURLs: [.default: defaultURL, .fallback: fallbackURL])
-        config.keyPrefix = keyPrefix
+        config.keyPrefix = store.keyPrefix
         config.maxInFlight = maxInFlight
         config.requestTimeoutMillis = requestTimeoutMs
         config.maxConnectionsPerProcessor = maxConnections
@@ -93,7 +81,7 @@ struct WorkerCommand: AsyncParsableCommand {
         // to fallback instead is what the limit is for.
         config.routing.maxDefaultInFlight = maxDefaultInFlight ?? min(maxConnections, max(1, maxInFlight * 9 / 10))
         config.healthIntervalMillis = healthIntervalMs
-        config.retention = Retention(millis: retentionSeconds * 1000)
+        config.retention = Retention(millis: store.retentionMillis)
         config.claimLingerMillis = max(0, claimLingerMs)
         config.claimBatch = max(1, claimBatch)
         try await ProcessSupport.runUntilSignalled(threads: threads, logger: logger) { group in
