@@ -1,5 +1,7 @@
 /// A payment's whole life in Valkey, as one library of Valkey functions (`FUNCTION LOAD`, then
 /// `FCALL name`): loaded once per server, called by name, so no command carries a script's text.
+/// One file of ~400 lines, most of it Lua: the library is one text loaded at once, and the state
+/// machine reads best whole.
 ///
 /// ```
 ///              accept                 claim                    book
