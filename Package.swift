@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
+        // hiredis's C API (only its reply reader is used), linked statically in the image.
         .systemLibrary(
             name: "CHiredis",
             pkgConfig: "hiredis",
@@ -45,7 +46,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The queue, the attempts, the booked payments and the shared health, as Valkey scripts.
+        // The payment's lifecycle in Valkey (one function library) and the calls on it, by side.
         .target(
             name: "PaymentStore",
             dependencies: [
@@ -54,7 +55,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
-        // Shared bits of the NIO HTTP/1.1 servers (API and simulator): binding, responses.
+        // The NIO HTTP/1.1 server the API and the simulator share: bind, aggregate, answer, quiesce.
         .target(
             name: "HTTPServerKit",
             dependencies: [
@@ -66,6 +67,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The API process: validates payments into the store, answers summaries and purges.
         .target(
             name: "API",
             dependencies: [
@@ -76,6 +78,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A worker process: claims payments, routes them to a processor, books what was accepted,
+        // keeps its liveness, and (as leader) polls the processors' health.
         .target(
             name: "Worker",
             dependencies: [
@@ -86,6 +90,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The load balancer in front of the APIs: framing, strategies, upstream pools, ejection.
         .target(
             name: "Gateway",
             dependencies: [
@@ -98,6 +103,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A faithful Payment Processor for local stacks and tests (every endpoint and limit).
         .target(
             name: "ProcessorSimulator",
             dependencies: [

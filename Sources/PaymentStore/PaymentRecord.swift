@@ -6,6 +6,7 @@ import PaymentCore
 ///   outcome of a send was unknown (timeout, reset, crash): from then on only that processor and
 ///   that requestedAt may be used;
 /// - `B|cents|p|ms`: booked.
+/// The transitions between them, drawn, and the Lua that performs them: `PaymentLifecycle.swift`.
 public enum PaymentRecord: Sendable, Equatable {
     case queued(amount: Money)
     case attempt(Attempt)
