@@ -157,7 +157,7 @@ let package = Package(
         .executableTarget(
             name: "rinha-loadgen",
             dependencies: [
-                "NetworkEndpoint",
+                "NetworkEndpoint", "TextFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

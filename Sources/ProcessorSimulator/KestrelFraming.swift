@@ -1,6 +1,7 @@
 import HTTPServerKit
 import NIOCore
 import NIOHTTP1
+import PaymentCore
 
 #if canImport(Glibc)
     import Glibc
@@ -67,16 +68,7 @@ enum KestrelFraming {
     static func httpDate(epochSeconds: Int64) -> String {
         let secondOfDay = ((epochSeconds % 86_400) + 86_400) % 86_400
         let days = (epochSeconds - secondOfDay) / 86_400
-        // Howard Hinnant's days-to-civil algorithm.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = Timestamp.civilFromDays(days)
         func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
         let weekday = weekdays[Int(((days % 7) + 7) % 7)]
         return

@@ -1,3 +1,5 @@
+import TextFormats
+
 /// The merged result of a run: counts, the achieved rate and the latency percentiles, printed as
 /// text or as one JSON object. Percentiles are nearest-rank over the recorded samples.
 struct LoadReport {
@@ -83,8 +85,8 @@ struct LoadReport {
     var json: String {
         let c = configuration
         var fields: [String] = []
-        fields.append("\"target\":\(jsonString(c.target.description))")
-        fields.append("\"method\":\(jsonString(c.method)),\"path\":\(jsonString(c.path))")
+        fields.append("\"target\":\(JSONText.quoted(c.target.description))")
+        fields.append("\"method\":\(JSONText.quoted(c.method)),\"path\":\(JSONText.quoted(c.path))")
         fields.append(
             "\"rate\":\(fixed(c.rate, 3)),\"duration\":\(fixed(c.duration, 3)),\"warmup\":\(fixed(c.warmup, 3))"
         )
@@ -129,18 +131,4 @@ func fixed(_ value: Double, _ digits: Int) -> String {
     var fraction = String(scaled % scale)
     while fraction.count < digits { fraction = "0" + fraction }
     return "\(sign)\(whole).\(fraction)"
-}
-
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case _ where scalar.value < 0x20:
-            out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }
