@@ -31,7 +31,7 @@
 /// `allow-oom`: at `maxmemory` Valkey refuses new payments (`accept` is not flagged) but every
 /// payment already accepted still gets booked.
 enum PaymentLifecycle {
-    static let libraryName = "rinha_payments_v3"
+    static let libraryName = "rinha_payments_v4"
 
     static let library = """
         #!lua name=\(libraryName)
@@ -180,6 +180,7 @@ enum PaymentLifecycle {
           local retention = tonumber(args[1])
           local sets = { d = { keys[2], keys[3] }, f = { keys[4], keys[5] } }
           local results = {}
+          local expiring = {}  -- seconds hashes given their expiry in this call
           for i = 3, #args, 5 do
             local payload, code, ms = args[i], args[i + 1], tonumber(args[i + 2])
             local records, seconds = keys[tonumber(args[i + 3])], keys[tonumber(args[i + 4])]
@@ -197,12 +198,19 @@ enum PaymentLifecycle {
                 local h = math.floor(ms / 3600000)
                 redis.call('HINCRBY', seconds, 'n' .. s, 1)
                 redis.call('HINCRBY', seconds, 'c' .. s, cents)
-                redis.call('PEXPIREAT', seconds, string.format('%d', (h + 1) * 3600000 + retention), 'NX')
+                if not expiring[seconds] then
+                  expiring[seconds] = true
+                  redis.call('PEXPIREAT', seconds, string.format('%d', (h + 1) * 3600000 + retention), 'NX')
+                end
                 redis.call('HINCRBY', set[2], 'n' .. h, 1)
                 redis.call('HINCRBY', set[2], 'c' .. h, cents)
               end
               redis.call('HSET', records, id, 'B|' .. cents .. '|' .. code .. '|' .. args[i + 2])
-              redis.call('PEXPIREAT', records, string.format('%d', (tonumber(b) + 2) * retention), 'NX')
+              if not cur then
+                -- A purge cleared the record meanwhile, so this may be a new hash. One that held
+                -- the record has its expiry already (`accept` set it; `purge` keeps it).
+                redis.call('PEXPIREAT', records, string.format('%d', (tonumber(b) + 2) * retention), 'NX')
+              end
             end
             redis.call('LREM', keys[1], -1, payload)
             results[#results + 1] = result

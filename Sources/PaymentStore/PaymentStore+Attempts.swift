@@ -103,7 +103,8 @@ extension PaymentStore {
     }
 
     /// Books payments under their attempts' processor and requestedAt and takes them off the
-    /// worker's list, in one call; also trims booked payments older than the retention. One
+    /// worker's list, in one call; at most once a second per store it also trims booked payments
+    /// older than the retention (two commands a call would otherwise cost every booking). One
     /// result per booking: true if this call booked it, false if it was booked before.
     public func book(_ bookings: [Booking], worker: String, now: Int64 = WallClock.nowMillis()) -> EventLoopFuture<
         [Bool]
@@ -116,7 +117,8 @@ extension PaymentStore {
             index[key] = k.count
             return String(k.count)
         }
-        var args = [String(retention.millis), String(now - retention.millis)]
+        let cutoff = trimSchedule.isDue(now: now) ? now - retention.millis : 0
+        var args = [String(retention.millis), String(cutoff)]
         args.reserveCapacity(2 + bookings.count * 5)
         for b in bookings {
             let a = b.attempt

@@ -14,6 +14,7 @@ public struct PaymentStore: Sendable {
     public let keys: StoreKeys
     public let retention: Retention
     private let loader = LibraryLoader()
+    let trimSchedule = TrimSchedule()
 
     public init(client: ValkeyClient, keys: StoreKeys = StoreKeys(), retention: Retention = .day) {
         self.client = client
@@ -73,6 +74,23 @@ final class LibraryLoader: Sendable {
             current = future
             future.whenComplete { _ in self.inFlight.withLockedValue { $0 = nil } }
             return future
+        }
+    }
+}
+
+/// When `book` also trims the booked payments past the retention: once a second per store is
+/// plenty (a summary's exact edges only need the last retention), where every call would add
+/// two commands to every booking at low load.
+final class TrimSchedule: Sendable {
+    private let lastSecond = NIOLockedValueBox<Int64>(Int64.min)
+
+    /// True for the first call of each second (epoch ms `now`).
+    func isDue(now: Int64) -> Bool {
+        lastSecond.withLockedValue { last in
+            let second = now / 1000
+            guard second != last else { return false }
+            last = second
+            return true
         }
     }
 }
