@@ -31,7 +31,10 @@
 /// `allow-oom`: at `maxmemory` Valkey refuses new payments (`accept` is not flagged) but every
 /// payment already accepted still gets booked.
 enum PaymentLifecycle {
-    static let libraryName = "rinha_payments_v4"
+    // The name stays: functions are named globally in Valkey, so a library of another name with
+    // the same functions could not be loaded beside this one. Each process installs its own
+    // version at start (`PaymentStore.installLifecycle`, `FUNCTION LOAD REPLACE`).
+    static let libraryName = "rinha_payments_v3"
 
     static let library = """
         #!lua name=\(libraryName)

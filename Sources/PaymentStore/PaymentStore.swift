@@ -46,6 +46,11 @@ public struct PaymentStore: Sendable {
         return reply
     }
 
+    /// Installs this build's lifecycle library (replacing what an older build loaded). Called
+    /// once at start; until it lands, or if Valkey loses it, a call that finds a function
+    /// missing loads it too.
+    public func installLifecycle() -> EventLoopFuture<RESPValue> { loader.load(on: client) }
+
     /// Whether the store's Valkey connection is up (the API's health check).
     public var isConnected: EventLoopFuture<Bool> { client.isConnected }
 
