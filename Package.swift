@@ -197,6 +197,16 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
+        // The API's routes over a real socket, against a real valkey-server.
+        .testTarget(
+            name: "APITests",
+            dependencies: [
+                "API", "HTTPServerKit", "PaymentStore", "PaymentCore", "ValkeyClient", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "PaymentPathTests",
             dependencies: [
