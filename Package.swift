@@ -175,13 +175,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "PaymentCoreTests", dependencies: ["PaymentCore", "TextFormats"]),
+        .testTarget(name: "PaymentCoreTests", dependencies: ["PaymentCore", "TextFormats", "TestSupport"]),
         .testTarget(name: "TextFormatsTests", dependencies: ["TextFormats"]),
         .testTarget(name: "NetworkEndpointTests", dependencies: ["NetworkEndpoint"]),
         .testTarget(
             name: "WorkerTests",
             dependencies: [
-                "Worker", "PaymentCore", "TextFormats", "PaymentStore", "ProcessorSimulator",
+                "Worker", "PaymentCore", "TextFormats", "PaymentStore", "ProcessorSimulator", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -190,17 +190,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // RESP, the client and the test Valkey server; nothing of the payments.
         .testTarget(
             name: "ValkeyClientTests",
             dependencies: [
-                "ValkeyClient", "PaymentStore", "PaymentCore", "TestSupport",
+                "ValkeyClient", "TestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
+        ),
+        // The Valkey functions of the payment lifecycle, against a real valkey-server.
+        .testTarget(
+            name: "PaymentStoreTests",
+            dependencies: ["PaymentStore", "PaymentCore", "ValkeyClient", "TestSupport"]
         ),
         .testTarget(
             name: "ProcessorSimulatorTests",
             dependencies: [
-                "ProcessorSimulator", "PaymentCore",
+                "ProcessorSimulator", "PaymentCore", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -210,11 +216,21 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "NetworkEndpoint", "TextFormats",
+                "Gateway", "NetworkEndpoint", "TextFormats", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        // The API's routes over a real socket, against a real valkey-server.
+        .testTarget(
+            name: "APITests",
+            dependencies: [
+                "API", "HTTPServerKit", "NetworkEndpoint", "PaymentStore", "PaymentCore", "ValkeyClient", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
@@ -228,7 +244,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // What the suites share: a real valkey-server, a raw HTTP/1.1 client, a scriptable HTTP
+        // server, a seeded generator, waiting helpers.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "ValkeyClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TestSupport"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

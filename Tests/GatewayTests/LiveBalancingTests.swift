@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import NetworkEndpoint
+import TestSupport
 import Testing
 
 @testable import Gateway
@@ -12,7 +13,7 @@ struct LiveBalancingTests {
         try await withLiveStack(strategy: .roundRobin) { stack in
             let port = stack.port
             let names = try await blocking {
-                let client = try RawClient(port: port)
+                let client = try RawHTTPClient(port: port)
                 return try (0..<10).map { _ in
                     try client.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").header("x-upstream") ?? ""
                 }
@@ -29,12 +30,12 @@ struct LiveBalancingTests {
             let port = stack.port
             try await stack.a.setStalled(true)
             // Send requests until one is stuck at the stalled upstream.
-            let stuck = try RawClient(port: port)
+            let stuck = try RawHTTPClient(port: port)
             var stuckAtA = false
             for _ in 0..<50 where !stuckAtA {
                 stuck.send("GET /probe HTTP/1.1\r\nHost: x\r\n\r\n")
                 let total = try await stack.a.requests() + stack.b.requests()
-                _ = try await eventually { try await stack.a.requests() + stack.b.requests() > total }
+                try await eventually { try await stack.a.requests() + stack.b.requests() > total }
                 if try await stack.a.requests() == 1 {
                     stuckAtA = true
                 } else {
@@ -43,7 +44,7 @@ struct LiveBalancingTests {
             }
             #expect(stuckAtA)
             let names = try await blocking {
-                let client = try RawClient(port: port)
+                let client = try RawHTTPClient(port: port)
                 return try (0..<20).map { _ in
                     try client.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").header("x-upstream") ?? ""
                 }
@@ -62,7 +63,7 @@ struct LiveBalancingTests {
                 for _ in 0..<4 {
                     group.addTask {
                         try await blocking {
-                            let client = try RawClient(port: port)
+                            let client = try RawHTTPClient(port: port)
                             return try (0..<25).map { _ in
                                 try client.request("POST /payments HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
                                     .status
@@ -83,7 +84,7 @@ struct LiveBalancingTests {
         try await withLiveStack(strategy: .random) { stack in
             let port = stack.port
             try await blocking {
-                let client = try RawClient(port: port)
+                let client = try RawHTTPClient(port: port)
                 for _ in 0..<200 { _ = try client.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n") }
             }
             #expect(try await stack.a.requests() > 50)
@@ -97,7 +98,7 @@ struct LiveBalancingTests {
             let port = stack.port
             try await stack.a.setDelay(milliseconds: 20)
             try await blocking {
-                let client = try RawClient(port: port)
+                let client = try RawHTTPClient(port: port)
                 for _ in 0..<40 { _ = try client.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n") }
             }
             #expect(try await stack.b.requests() >= 35)
@@ -115,7 +116,7 @@ struct LiveBalancingTests {
                     for _ in 0..<clients {
                         group.addTask {
                             try await blocking {
-                                let client = try RawClient(port: port)
+                                let client = try RawHTTPClient(port: port)
                                 var statuses: [Int] = []
                                 while NIODeadline.now() < deadline {
                                     let body = "{\"correlationId\":\"x\",\"amount\":19.9}"
@@ -157,7 +158,7 @@ struct LiveBalancingTests {
             await stack.a.stop()
             await stack.b.stop()
             let (statuses, elapsed) = try await blocking {
-                let client = try RawClient(port: port)
+                let client = try RawHTTPClient(port: port)
                 let start = NIODeadline.now()
                 let statuses = try (0..<3).map { _ in try client.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status }
                 return (statuses, NIODeadline.now() - start)
@@ -172,7 +173,7 @@ struct LiveBalancingTests {
         try await withLiveStack { stack in
             let port = stack.port
             let status = try await blocking {
-                try RawClient(port: port).request("POST /close HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+                try RawHTTPClient(port: port).request("POST /close HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
                     .status
             }
             #expect(status == 502)
@@ -190,7 +191,7 @@ struct LiveBalancingTests {
             try await stack.b.setStalled(true)
             let (status, elapsed) = try await blocking {
                 let start = NIODeadline.now()
-                let status = try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
+                let status = try RawHTTPClient(port: port).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
                 return (status, NIODeadline.now() - start)
             }
             #expect(status == 504)
@@ -204,8 +205,8 @@ struct LiveBalancingTests {
             let port = stack.port
             let adminPort = try #require(stack.server.adminPort)
             let json = try await blocking {
-                _ = try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                return try RawClient(port: adminPort).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").bodyText
+                _ = try RawHTTPClient(port: port).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                return try RawHTTPClient(port: adminPort).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").bodyText
             }
             #expect(json.contains("\"requests\":1"))
             #expect(json.contains("\"inService\":true"))
@@ -221,14 +222,14 @@ struct LiveBalancingTests {
         let server = try await GatewayServer.start(configuration: configuration, group: group)
         let port = server.port
         let pending = Task {
-            try await blocking { try RawClient(port: port).request("GET /delay/300 HTTP/1.1\r\nHost: x\r\n\r\n") }
+            try await blocking { try RawHTTPClient(port: port).request("GET /delay/300 HTTP/1.1\r\nHost: x\r\n\r\n") }
         }
-        _ = try await eventually { try await a.requests() == 1 }
+        try await eventually { try await a.requests() == 1 }
         await server.shutdown()
         let response = try await pending.value
         #expect(response.status == 200)
         #expect(response.header("connection") == "close")
-        #expect(throws: (any Error).self) { try RawClient(port: port) }
+        #expect(throws: (any Error).self) { try RawHTTPClient(port: port) }
         await a.stop()
         try await group.shutdownGracefully()
     }

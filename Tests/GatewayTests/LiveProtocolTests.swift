@@ -1,4 +1,5 @@
 import NIOCore
+import TestSupport
 import Testing
 
 @testable import Gateway
@@ -29,7 +30,7 @@ struct LiveProtocolTests {
         }) { stack in
             let port = stack.port
             let (answer, closed) = try await blocking {
-                let client = try RawClient(port: port)
+                let client = try RawHTTPClient(port: port)
                 let answer = try client.request(request)
                 return (answer, client.waitForClose())
             }
@@ -45,7 +46,7 @@ struct LiveProtocolTests {
         try await withLiveStack(configure: { $0.headerTimeout = .milliseconds(300) }) { stack in
             let port = stack.port
             let (closed, elapsed) = try await blocking {
-                let client = try RawClient(port: port, timeoutSeconds: 3)
+                let client = try RawHTTPClient(port: port, timeoutSeconds: 3)
                 let start = NIODeadline.now()
                 // Trickles a byte every 50 ms: each byte is activity, but the head never completes.
                 for byte in "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8.prefix(20) {
@@ -64,7 +65,7 @@ struct LiveProtocolTests {
         try await withLiveStack(configure: { $0.idleTimeout = .milliseconds(300) }) { stack in
             let port = stack.port
             let (status, closed) = try await blocking {
-                let client = try RawClient(port: port, timeoutSeconds: 3)
+                let client = try RawHTTPClient(port: port, timeoutSeconds: 3)
                 let status = try client.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
                 return (status, client.waitForClose())
             }
@@ -77,12 +78,12 @@ struct LiveProtocolTests {
         try await withLiveStack(configure: { $0.maxConnections = 2 }) { stack in
             let port = stack.port
             let results = try await blocking {
-                let first = try RawClient(port: port, timeoutSeconds: 2)
-                let second = try RawClient(port: port)
+                let first = try RawHTTPClient(port: port, timeoutSeconds: 2)
+                let second = try RawHTTPClient(port: port)
                 let s1 = try first.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
                 let s2 = try second.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
                 // Both are idle now; the newcomer is served and the oldest is closed for it.
-                let third = try RawClient(port: port)
+                let third = try RawHTTPClient(port: port)
                 let s3 = try third.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
                 let s2Again = try second.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
                 return (s1, s2, s3, first.waitForClose(), s2Again)
@@ -101,12 +102,12 @@ struct LiveProtocolTests {
             let port = stack.port
             let results = try await blocking {
                 // Two requests in progress (head sent, body not yet): neither may be closed.
-                let first = try RawClient(port: port)
-                let second = try RawClient(port: port)
+                let first = try RawHTTPClient(port: port)
+                let second = try RawHTTPClient(port: port)
                 first.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n")
                 second.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n")
                 usleep(100_000)
-                let third = try RawClient(port: port, timeoutSeconds: 2)
+                let third = try RawHTTPClient(port: port, timeoutSeconds: 2)
                 third.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
                 let thirdClosed = third.waitForClose()
                 first.send("ab")
@@ -119,7 +120,7 @@ struct LiveProtocolTests {
             #expect(shed.evicted == 0 && shed.refused == 1)
             // Both are idle now: a newcomer takes the place of one of them.
             let status = try await blocking {
-                try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
+                try RawHTTPClient(port: port).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
             }
             #expect(status == 200)
         }
@@ -134,15 +135,15 @@ struct LiveProtocolTests {
             let port = stack.port
             let results = try await blocking {
                 let head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 13000\r\n\r\n"
-                let first = try RawClient(port: port)
+                let first = try RawHTTPClient(port: port)
                 first.send(Array(head.utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 12_000))
                 usleep(100_000)
                 // 12 KB held by each would exceed 20 KiB together: the second is shed.
-                let second = try RawClient(port: port)
+                let second = try RawHTTPClient(port: port)
                 second.send(Array(head.utf8) + [UInt8](repeating: UInt8(ascii: "b"), count: 12_000))
                 let shed = try second.readResponse()
                 let secondClosed = second.waitForClose()
-                let small = try RawClient(port: port).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
+                let small = try RawHTTPClient(port: port).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
                 first.send([UInt8](repeating: UInt8(ascii: "a"), count: 1000))
                 let completed = try first.readResponse()
                 return (shed.status, secondClosed, small, completed.status, completed.body.count)
@@ -158,7 +159,7 @@ struct LiveProtocolTests {
         try await withLiveStack { stack in
             let port = stack.port
             let answers = try await blocking {
-                let client = try RawClient(port: port)
+                let client = try RawHTTPClient(port: port)
                 var batch = ""
                 for i in 1...6 { batch += "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n\(i)" }
                 client.send(batch)
@@ -174,19 +175,19 @@ struct LiveProtocolTests {
         try await withLiveStack { stack in
             let port = stack.port
             try await blocking {
-                let closing = try RawClient(port: port)
+                let closing = try RawHTTPClient(port: port)
                 let closed = try closing.request("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                 #expect(closed.header("connection") == "close")
                 #expect(closed.header("x-seen-connection") == "")
                 #expect(closing.waitForClose())
 
-                let old = try RawClient(port: port)
+                let old = try RawHTTPClient(port: port)
                 let oldAnswer = try old.request("GET / HTTP/1.0\r\n\r\n")
                 #expect(oldAnswer.status == 200 && oldAnswer.header("connection") == "close")
                 #expect(oldAnswer.header("x-seen-version") == "1.1")
                 #expect(old.waitForClose())
 
-                let kept = try RawClient(port: port, timeoutSeconds: 1)
+                let kept = try RawHTTPClient(port: port, timeoutSeconds: 1)
                 for _ in 0..<3 {
                     let answer = try kept.request("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
                     #expect(answer.header("connection") == "keep-alive")
@@ -203,7 +204,7 @@ struct LiveProtocolTests {
         }) { stack in
             let port = stack.port
             try await blocking {
-                let client = try RawClient(port: port)
+                let client = try RawHTTPClient(port: port)
                 let large = (0..<(512 * 1024)).map { UInt8(ascii: "a") + UInt8($0 % 26) }
                 client.send(
                     Array("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: \(large.count)\r\n\r\n".utf8) + large)
@@ -237,7 +238,7 @@ struct LiveProtocolTests {
         try await withLiveStack { stack in
             let port = stack.port
             let (statuses, growth) = try await blocking {
-                let client = try RawClient(port: port)
+                let client = try RawHTTPClient(port: port)
                 let request = "POST /payments HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
                 var statuses: [Int: Int] = [:]
                 for _ in 0..<1000 { statuses[try client.request(request).status, default: 0] += 1 }

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import NetworkEndpoint
+import TestSupport
 
 @testable import Gateway
 
@@ -13,17 +14,6 @@ struct LiveStack {
     let server: GatewayServer
 
     var port: Int { server.port }
-}
-
-/// Client sockets block, so they run on these threads rather than on Swift's few cooperative ones.
-let blockingPool: NIOThreadPool = {
-    let pool = NIOThreadPool(numberOfThreads: 8)
-    pool.start()
-    return pool
-}()
-
-func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await blockingPool.runIfActive(body)
 }
 
 func withLiveStack(
@@ -49,25 +39,12 @@ func withLiveStack(
         try? await group.shutdownGracefully()
         throw error
     }
-    var failure: (any Error)?
-    do {
+    try await withCleanup {
         try await body(stack)
-    } catch {
-        failure = error
+    } cleanup: {
+        await stack.server.shutdown()
+        await a.stop()
+        await b.stop()
+        try? await group.shutdownGracefully()
     }
-    await stack.server.shutdown()
-    await a.stop()
-    await b.stop()
-    try? await group.shutdownGracefully()
-    if let failure { throw failure }
-}
-
-/// Polls `condition` every 10 ms for up to `seconds`.
-func eventually(seconds: Double = 3, _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    return try await condition()
 }

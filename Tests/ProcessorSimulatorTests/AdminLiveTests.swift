@@ -1,4 +1,5 @@
 import ProcessorSimulator
+import TestSupport
 import Testing
 
 @Suite("The admin API over a real socket")

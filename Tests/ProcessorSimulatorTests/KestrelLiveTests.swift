@@ -1,4 +1,5 @@
 import ProcessorSimulator
+import TestSupport
 import Testing
 
 /// The exact bytes over a real socket: what a client written against the real processor reads.
@@ -16,7 +17,7 @@ struct KestrelLiveTests {
 
     @Test func aPaymentAnswerIsChunkedAsKestrelWritesIt() async throws {
         try await SimulatorHarness.run { sim async throws in
-            let connection = try RawConnection(port: sim.simulator.port)
+            let connection = try RawHTTPClient(port: sim.simulator.port)
             connection.send(post(paymentBody(newID())))
             let text = connection.read { holdsResponses($0, count: 1) }
             #expect(withoutDates(text) == Self.processedChunked)
@@ -25,7 +26,7 @@ struct KestrelLiveTests {
 
     @Test func emptyAnswersCarryContentLengthZero() async throws {
         try await SimulatorHarness.run { sim async throws in
-            let connection = try RawConnection(port: sim.simulator.port)
+            let connection = try RawHTTPClient(port: sim.simulator.port)
             connection.send("GET /payments/\(newID()) HTTP/1.1\r\nHost: processor\r\n\r\n")
             connection.send(
                 "PUT /admin/configurations/token HTTP/1.1\r\nHost: processor\r\nX-Rinha-Token: 123\r\n"
@@ -41,7 +42,7 @@ struct KestrelLiveTests {
     @Test func theHealthRefusalIsChunkedTextWithRetryAfter() async throws {
         try await SimulatorHarness.run(SimulatorConfiguration(healthWindowMillis: 60_000)) { sim async throws in
             let get = "GET /payments/service-health HTTP/1.1\r\nHost: processor\r\n\r\n"
-            let first = try RawConnection(port: sim.simulator.port)
+            let first = try RawHTTPClient(port: sim.simulator.port)
             first.send(get)
             #expect(
                 withoutDates(first.read { holdsResponses($0, count: 1) })
@@ -49,10 +50,10 @@ struct KestrelLiveTests {
                     + "Server: Kestrel\r\nTransfer-Encoding: chunked\r\n\r\n"
                     + "25\r\n{\"failing\":false,\"minResponseTime\":0}\r\n0\r\n\r\n")
             // Two more wait in the queue (for a minute); the next one is refused.
-            let queued = try [RawConnection(port: sim.simulator.port), RawConnection(port: sim.simulator.port)]
+            let queued = try [RawHTTPClient(port: sim.simulator.port), RawHTTPClient(port: sim.simulator.port)]
             for connection in queued { connection.send(get) }
             try await Task.sleep(for: .milliseconds(200))
-            let refused = try RawConnection(port: sim.simulator.port)
+            let refused = try RawHTTPClient(port: sim.simulator.port)
             refused.send(get)
             #expect(
                 withoutDates(refused.read { holdsResponses($0, count: 1) })
@@ -64,7 +65,7 @@ struct KestrelLiveTests {
 
     @Test func contentLengthFramingOnRequest() async throws {
         try await SimulatorHarness.run(SimulatorConfiguration(framing: .contentLength)) { sim async throws in
-            let connection = try RawConnection(port: sim.simulator.port)
+            let connection = try RawHTTPClient(port: sim.simulator.port)
             connection.send(post(paymentBody(newID())))
             #expect(
                 withoutDates(connection.read { holdsResponses($0, count: 1) })
@@ -75,7 +76,7 @@ struct KestrelLiveTests {
 
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
         try await SimulatorHarness.run { sim async throws in
-            let connection = try RawConnection(port: sim.simulator.port)
+            let connection = try RawHTTPClient(port: sim.simulator.port)
             connection.send(post(paymentBody(newID())) + post(paymentBody(newID())))
             let text = connection.read { holdsResponses($0, count: 2) }
             #expect(withoutDates(text) == Self.processedChunked + Self.processedChunked)
@@ -84,22 +85,22 @@ struct KestrelLiveTests {
 
     @Test func anHTTP11RequestWithoutHostIs400AndTheConnectionCloses() async throws {
         try await SimulatorHarness.run { sim async throws in
-            let connection = try RawConnection(port: sim.simulator.port)
+            let connection = try RawHTTPClient(port: sim.simulator.port)
             let id = newID()
             let body = paymentBody(id)
             connection.send(
                 "POST /payments HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
             )
-            #expect(connection.readUntilClosed())
+            #expect(connection.waitForClose())
             #expect(
                 withoutDates(connection.text)
                     == "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\nDate: DATE\r\n"
                     + "Server: Kestrel\r\n\r\n")
             #expect(try await sim.send(.GET, "/payments/\(id)").status == 404)
             // HTTP/1.0 needs no Host (and gets no chunks).
-            let old = try RawConnection(port: sim.simulator.port)
+            let old = try RawHTTPClient(port: sim.simulator.port)
             old.send("GET /payments/service-health HTTP/1.0\r\n\r\n")
-            #expect(old.readUntilClosed())
+            #expect(old.waitForClose())
             #expect(old.text.hasPrefix("HTTP/1.1 200 OK\r\nContent-Length: 37\r\nConnection: close\r\n"))
         }
     }
@@ -109,7 +110,7 @@ struct KestrelLiveTests {
         try await SimulatorHarness.run { sim async throws in
             let id = newID()
             let body = paymentBody(id)
-            let connection = try RawConnection(port: sim.simulator.port)
+            let connection = try RawHTTPClient(port: sim.simulator.port)
             let typeLine = contentType.map { "Content-Type: \($0)\r\n" } ?? ""
             connection.send(
                 "POST /payments HTTP/1.1\r\nHost: processor\r\n\(typeLine)Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
@@ -130,7 +131,7 @@ struct KestrelLiveTests {
             let next = newID()
             async let first = sim.pay(running)
             try await Task.sleep(for: .milliseconds(100))
-            let leaving = try RawConnection(port: sim.simulator.port)
+            let leaving = try RawHTTPClient(port: sim.simulator.port)
             leaving.send(post(paymentBody(dropped)))
             try await Task.sleep(for: .milliseconds(100))
             leaving.close()  // still queued: the only slot is busy for another 300 ms

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import NIOPosix
 import ProcessorSimulator
+import TestSupport
 import Testing
 
 @Suite("POST /payments and GET /payments/{id} over a real socket")

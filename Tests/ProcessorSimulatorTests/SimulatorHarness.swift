@@ -84,21 +84,26 @@ func paymentBody(
     #"{"correlationId":"\#(id)","amount":\#(amount),"requestedAt":"\#(requestedAt)"}"#
 }
 
-/// A fresh lower-case UUID text.
-func newID() -> String {
-    var generator = SystemRandomNumberGenerator()
-    let hex = (0..<32).map { _ in String(Int.random(in: 0..<16, using: &generator), radix: 16) }
-        .joined()
-    let c = Array(hex)
-    return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-"
-        + String(c[16..<20]) + "-"
-        + String(c[20..<32])
-}
-
 func emptySummary(fee: String = "0.05") -> String {
     #"{"totalRequests":0,"totalAmount":0.00,"totalFee":0.00,"feePerTransaction":\#(fee)}"#
 }
 
 extension Duration {
     var millis: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}
+
+/// The text with every `Date:` value replaced by `DATE`, once checked to be an RFC 1123 date.
+func withoutDates(_ text: String) -> String {
+    var out = ""
+    var rest = Substring(text)
+    while let range = rest.firstRange(of: "Date: ") {
+        out += rest[..<range.upperBound]
+        rest = rest[range.upperBound...]
+        let end = rest.firstRange(of: "\r\n")?.lowerBound ?? rest.endIndex
+        let value = rest[..<end]
+        let looksRight = value.count == 29 && value.hasSuffix(" GMT") && value.dropFirst(3).hasPrefix(", ")
+        out += looksRight ? "DATE" : "BAD-DATE(\(value))"
+        rest = rest[end...]
+    }
+    return out + rest
 }

@@ -213,23 +213,3 @@ struct ValkeyClientLiveTests {
         await server.stop()
     }
 }
-
-/// One command on a second, short-lived client: looks at the server from outside.
-func probe(_ server: ValkeyServer, _ arguments: String...) async throws -> RESPValue {
-    let client = makeClient(server)
-    do {
-        let reply = try await client.call(RESPCommand(arguments))
-        await client.close()
-        return reply
-    } catch {
-        await client.close()
-        throw error
-    }
-}
-
-/// Waits until the server has a client blocked in `command` (lower-case).
-func waitForBlocked(_ server: ValkeyServer, _ command: String) async throws {
-    try await eventually {
-        try await probe(server, "CLIENT", "LIST").string?.contains("cmd=\(command)") == true
-    }
-}

@@ -6,146 +6,31 @@ import PaymentCore
 import TextFormats
 import PaymentStore
 import ProcessorSimulator
+import TestSupport
 import Testing
 
 @testable import Worker
 
-/// How `RawServer` answers one request.
-enum RawAnswer: Sendable {
-    /// Each string is written and flushed on its own, a moment apart (Kestrel's chunked answers
-    /// come as the head with the first chunk, then the last chunk).
-    case writes([String])
-    /// The same, then the server closes the connection (without saying so in the head).
-    case writesThenClose([String])
-    case hang
-}
-
-/// A byte-level HTTP/1.1 server on 127.0.0.1 and an ephemeral port: it frames requests by
-/// Content-Length, answers each with whatever `answer` returns for it (by arrival index), and
-/// notes whether a client ever sent a request before the previous answer was complete.
-final class RawServer: Sendable {
-    let channel: any Channel
-    let requests = NIOLockedValueBox<[String]>([])
-    let connections = NIOLockedValueBox(0)
-    let pipelined = NIOLockedValueBox(false)
-    var port: Int { channel.localAddress!.port! }
-    var url: String { "http://127.0.0.1:\(port)" }
-
-    init(group: any EventLoopGroup, answer: @escaping @Sendable (Int, String) -> RawAnswer) async throws {
-        let requests = requests
-        let connections = connections
-        let pipelined = pipelined
-        channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                connections.withLockedValue { $0 += 1 }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        Handler(requests: requests, pipelined: pipelined, answer: answer))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-    }
-
-    func stop() async { try? await channel.close() }
-
-    final class Handler: ChannelInboundHandler {
-        typealias InboundIn = ByteBuffer
-        typealias OutboundOut = ByteBuffer
-
-        let requests: NIOLockedValueBox<[String]>
-        let pipelined: NIOLockedValueBox<Bool>
-        let answer: @Sendable (Int, String) -> RawAnswer
-        var buffer = ByteBuffer()
-        var answering = false
-
-        init(
-            requests: NIOLockedValueBox<[String]>, pipelined: NIOLockedValueBox<Bool>,
-            answer: @escaping @Sendable (Int, String) -> RawAnswer
-        ) {
-            self.requests = requests
-            self.pipelined = pipelined
-            self.answer = answer
-        }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var bytes = unwrapInboundIn(data)
-            buffer.writeBuffer(&bytes)
-            serveNext(context: context)
-        }
-
-        private func serveNext(context: ChannelHandlerContext) {
-            guard let request = nextRequest() else { return }
-            if answering {
-                pipelined.withLockedValue { $0 = true }
-                return
-            }
-            let index = requests.withLockedValue {
-                $0.append(request)
-                return $0.count - 1
-            }
-            switch answer(index, request) {
-            case .hang: answering = true
-            case .writes(let parts): write(parts[...], close: false, context: context)
-            case .writesThenClose(let parts): write(parts[...], close: true, context: context)
-            }
-        }
-
-        private func write(_ parts: ArraySlice<String>, close: Bool, context: ChannelHandlerContext) {
-            guard let first = parts.first else {
-                answering = false
-                if close {
-                    context.close(promise: nil)
-                } else {
-                    serveNext(context: context)
-                }
-                return
-            }
-            answering = true
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: first)), promise: nil)
-            let rest = parts.dropFirst()
-            _ = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(rest.isEmpty ? 0 : 5)) {
-                self.write(rest, close: close, context: context)
-            }
-        }
-
-        /// One whole request off the front of `buffer`, if there is one.
-        private func nextRequest() -> String? {
-            let bytes = Array(buffer.readableBytesView)
-            guard let headEnd = bytes.firstRange(of: Array("\r\n\r\n".utf8)) else { return nil }
-            var length = 0
-            let head = String(decoding: bytes[..<headEnd.lowerBound], as: UTF8.self)
-            for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
-                length = Int(line.dropFirst("content-length:".count).filter { $0 != " " }) ?? 0
-            }
-            guard bytes.count >= headEnd.upperBound + length else { return nil }
-            return buffer.readString(length: headEnd.upperBound + length)
-        }
-    }
-}
-
 /// Kestrel's answer to an accepted payment, in its two writes.
 let kestrelWrites = [kestrelFirstWrite, "0\r\n\r\n"]
 
-/// Runs `body` with a raw server and a client whose default processor is that server.
+/// Runs `body` with a test processor that answers each request with what `answer` returns for
+/// its arrival index and exact text, and a client whose default processor is that server.
 func withRawServer(
     maxConnections: Int = 4, timeoutMillis: Int64 = 5_000,
-    answer: @escaping @Sendable (Int, String) -> RawAnswer,
-    _ body: (ProcessorClient, RawServer) async throws -> Void
+    answer: @escaping @Sendable (Int, String) -> TestHTTPServer.Answer,
+    _ body: (ProcessorClient, TestHTTPServer) async throws -> Void
 ) async throws {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    let server = try await RawServer(group: group, answer: answer)
-    var failure: (any Error)?
-    do {
+    let server = try await TestHTTPServer.start(group: group) { answer($0.index, $0.text) }
+    try await withCleanup {
         try await withProcessorClient(
             default: server.url, timeoutMillis: timeoutMillis, maxConnections: maxConnections, group: group
         ) { client in try await body(client, server) }
-    } catch {
-        failure = error
+    } cleanup: {
+        await server.stop()
+        try? await group.shutdownGracefully()
     }
-    await server.stop()
-    try await group.shutdownGracefully()
-    if let failure { throw failure }
 }
 
 /// A payment whose id ends in `n`, zero-padded.
@@ -181,8 +66,8 @@ struct ProcessorClientLiveTests {
                 #expect(await client.send(numberedPayment(n), attempt: sentAttempt) == .accepted)
             }
             #expect(await client.connectionsMade()[.default] == 1)
-            #expect(server.connections.withLockedValue { $0 } == 1)
-            let requests = server.requests.withLockedValue { $0 }
+            #expect(server.connections == 1)
+            let requests = server.requests.map(\.text)
             #expect(requests.count == 20)
             let body =
                 #"{"correlationId":"00000000-0000-4000-8000-000000000007","amount":19.90,"requestedAt":"2025-07-10T12:34:56.123Z"}"#
@@ -204,7 +89,7 @@ struct ProcessorClientLiveTests {
             #expect(!h.failing)
             #expect(h.minResponseTime == 103)
             #expect(
-                server.requests.withLockedValue { $0 }
+                server.requests.map(\.text)
                     == ["GET /payments/service-health HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\n\r\n"])
         }
     }
@@ -217,21 +102,21 @@ struct ProcessorClientLiveTests {
                 return await group.reduce(into: [CallOutcome]()) { $0.append($1) }
             }
             #expect(outcomes == Array(repeating: .accepted, count: 30))
-            #expect(server.requests.withLockedValue { $0.count } == 30)
-            #expect(server.connections.withLockedValue { $0 } <= 2)
-            #expect(!server.pipelined.withLockedValue { $0 })
+            #expect(server.requests.count == 30)
+            #expect(server.connections <= 2)
+            #expect(!server.pipelined)
         }
     }
 
     @Test("a connection the server closed while idle is dropped; the next call opens another")
     func closedWhileIdle() async throws {
-        try await withRawServer(answer: { _, _ in .writesThenClose(kestrelWrites) }) { client, server in
+        try await withRawServer(answer: { _, _ in .writes(kestrelWrites, thenClose: true) }) { client, server in
             #expect(await client.send(numberedPayment(1), attempt: sentAttempt) == .accepted)
             // Wait (not timed) until the client has seen the close.
             while try await client.openConnections(.default) > 0 { try await Task.sleep(for: .milliseconds(5)) }
             #expect(await client.send(numberedPayment(2), attempt: sentAttempt) == .accepted)
             #expect(await client.connectionsMade()[.default] == 2)
-            #expect(server.requests.withLockedValue { $0.count } == 2)
+            #expect(server.requests.count == 2)
         }
     }
 
@@ -260,7 +145,7 @@ struct ProcessorClientLiveTests {
                 )
             }.get()
             await #expect(throws: ProcessorCallError.expiredInQueue) { try await second.get() }
-            #expect(server.requests.withLockedValue { $0.count } == 1)
+            #expect(server.requests.count == 1)
             // Shutting down cuts the one in flight: it was written, so it is unknown.
             await client.shutdown()
             await #expect(throws: ProcessorCallError.closed) { try await first.get() }

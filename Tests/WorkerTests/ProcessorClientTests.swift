@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import PaymentCore
 import PaymentStore
+import TestSupport
 import Testing
 
 @testable import Worker
@@ -13,97 +14,13 @@ import Testing
     import Glibc
 #endif
 
-/// How the test server answers.
-enum Answer: Sendable {
-    case status(Int, body: String = "")
-    /// Reads the request and never answers.
-    case hang
-    /// Reads the request and closes the connection without answering.
-    case close
-}
+/// How the test processor answers every request.
+typealias Answer = TestHTTPServer.Answer
 
-/// What the test server received.
-struct Received: Sendable {
-    var method: HTTPMethod
-    var uri: String
-    var contentType: String?
-    var body: String
-}
-
-/// A one-route HTTP/1.1 server on 127.0.0.1 and an ephemeral port that answers every request
-/// the same way and remembers what it got.
-final class TestHTTPServer: Sendable {
-    let channel: any Channel
-    let answer: NIOLockedValueBox<Answer>
-    let received = NIOLockedValueBox<[Received]>([])
-
-    var port: Int { channel.localAddress!.port! }
-    var baseURL: String { "http://127.0.0.1:\(port)" }
-
-    init(_ answer: Answer, group: any EventLoopGroup) async throws {
-        let answerBox = NIOLockedValueBox(answer)
-        let receivedBox = received
-        self.answer = answerBox
-        channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(Handler(answer: answerBox, received: receivedBox))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-    }
-
-    func stop() async { try? await channel.close() }
-
-    final class Handler: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-
-        let answer: NIOLockedValueBox<Answer>
-        let received: NIOLockedValueBox<[Received]>
-        var head: HTTPRequestHead?
-        var body = ""
-
-        init(answer: NIOLockedValueBox<Answer>, received: NIOLockedValueBox<[Received]>) {
-            self.answer = answer
-            self.received = received
-        }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let h):
-                head = h
-                body = ""
-            case .body(let buffer):
-                body += String(buffer: buffer)
-            case .end:
-                guard let head else { return }
-                received.withLockedValue {
-                    $0.append(
-                        Received(
-                            method: head.method, uri: head.uri,
-                            contentType: head.headers.first(name: "Content-Type"),
-                            body: body))
-                }
-                switch answer.withLockedValue({ $0 }) {
-                case .hang:
-                    return
-                case .close:
-                    context.close(promise: nil)
-                case .status(let code, let text):
-                    var headers = HTTPHeaders()
-                    headers.add(name: "Content-Length", value: String(text.utf8.count))
-                    headers.add(name: "Content-Type", value: "application/json")
-                    let responseHead = HTTPResponseHead(
-                        version: .http1_1, status: HTTPResponseStatus(statusCode: code), headers: headers)
-                    context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
-                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
-                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-                }
-            }
-        }
-    }
+/// A test processor on 127.0.0.1 and an ephemeral port, on an event loop of `group`, that
+/// answers every request with `answer`.
+func startProcessor(_ answer: Answer, group: any EventLoopGroup) async throws -> TestHTTPServer {
+    try await TestHTTPServer.start(group: group) { _ in answer }
 }
 
 /// A ProcessorClient (configured as in production) whose processors are `defaultURL` and
@@ -117,14 +34,11 @@ func withProcessorClient(
         eventLoop: group.next(), baseURLs: [.default: defaultURL, .fallback: fallbackURL],
         timeoutMillis: timeoutMillis, maxConnections: maxConnections,
         logger: Logger(label: "processor-client-test"))
-    var failure: (any Error)?
-    do {
+    try await withCleanup {
         try await body(client)
-    } catch {
-        failure = error
+    } cleanup: {
+        await client.shutdown()
     }
-    await client.shutdown()
-    if let failure { throw failure }
 }
 
 /// A test server answering `answer` and a client whose default processor is that server.
@@ -133,20 +47,15 @@ func withProcessor(
     _ body: (ProcessorClient, TestHTTPServer) async throws -> Void
 ) async throws {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    let server = try await TestHTTPServer(answer, group: group)
-    var failure: (any Error)?
-    do {
-        try await withProcessorClient(
-            default: server.baseURL, timeoutMillis: timeoutMillis, group: group
-        ) { client in
+    let server = try await startProcessor(answer, group: group)
+    try await withCleanup {
+        try await withProcessorClient(default: server.url, timeoutMillis: timeoutMillis, group: group) { client in
             try await body(client, server)
         }
-    } catch {
-        failure = error
+    } cleanup: {
+        await server.stop()
+        try? await group.shutdownGracefully()
     }
-    await server.stop()
-    try await group.shutdownGracefully()
-    if let failure { throw failure }
 }
 
 /// A TCP port on 127.0.0.1 where nothing listens (it was bound a moment ago, then closed).
@@ -168,22 +77,22 @@ struct ProcessorClientTests {
     @Test("a payment is POSTed to /payments as JSON with the attempt's requestedAt")
     func requestShape() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = try await TestHTTPServer(
+        let server = try await startProcessor(
             .status(200, body: #"{"message":"payment processed successfully"}"#), group: group)
         // A base URL with a trailing slash works too.
-        try await withProcessorClient(default: server.baseURL + "/", group: group) { client in
+        try await withProcessorClient(default: server.url + "/", group: group) { client in
             let got = await client.send(payment, attempt: sentAttempt)
             #expect(got == .accepted)
         }
         await server.stop()
         try await group.shutdownGracefully()
-        let received = server.received.withLockedValue { $0 }
+        let received = server.requests
         #expect(received.count == 1)
-        #expect(received.first?.method == .POST)
+        #expect(received.first?.method == "POST")
         #expect(received.first?.uri == "/payments")
-        #expect(received.first?.contentType == "application/json")
+        #expect(received.first?.header("Content-Type") == "application/json")
         #expect(
-            received.first?.body
+            received.first?.bodyText
                 == #"{"correlationId":"4a7901b8-7d26-4d9d-aa19-4dc1c7cf60b3","amount":19.90,"requestedAt":"2025-07-10T12:34:56.123Z"}"#
         )
     }
@@ -207,10 +116,10 @@ struct ProcessorClientTests {
     @Test("the attempt's processor is the one called")
     func callsAttemptProcessor() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = try await TestHTTPServer(.status(200), group: group)
+        let server = try await startProcessor(.status(200), group: group)
         let closed = try await closedPort()
         try await withProcessorClient(
-            default: "http://127.0.0.1:\(closed)", fallback: server.baseURL, group: group
+            default: "http://127.0.0.1:\(closed)", fallback: server.url, group: group
         ) {
             client in
             var a = sentAttempt
@@ -220,7 +129,7 @@ struct ProcessorClientTests {
         }
         await server.stop()
         try await group.shutdownGracefully()
-        #expect(server.received.withLockedValue { $0.count } == 1)
+        #expect(server.requests.count == 1)
     }
 
     @Test("no answer before the timeout is unknown: the processor may have the payment")
@@ -232,7 +141,7 @@ struct ProcessorClientTests {
             let got = await client.send(payment, attempt: sentAttempt)
             #expect(got == .unknown)
             #expect(ContinuousClock.now - start < .seconds(2))
-            #expect(server.received.withLockedValue { $0.count } == 1)
+            #expect(server.requests.count == 1)
         }
     }
 
@@ -241,7 +150,7 @@ struct ProcessorClientTests {
         try await withProcessor(.close) { client, server in
             let got = await client.send(payment, attempt: sentAttempt)
             #expect(got == .unknown)
-            #expect(server.received.withLockedValue { $0.count } >= 1)
+            #expect(server.requests.count >= 1)
         }
     }
 
@@ -299,8 +208,8 @@ struct ProcessorClientTests {
             #expect(h.failing)
             #expect(h.minResponseTime == 1_500)
             #expect(h.polledAt >= before && h.polledAt <= WallClock.nowMillis())
-            #expect(server.received.withLockedValue { $0.first?.uri } == "/payments/service-health")
-            #expect(server.received.withLockedValue { $0.first?.method } == .GET)
+            #expect(server.requests.first?.uri == "/payments/service-health")
+            #expect(server.requests.first?.method == "GET")
         }
     }
 
