@@ -228,6 +228,7 @@ let package = Package(
             name: "APITests",
             dependencies: [
                 "API", "HTTPServerKit", "NetworkEndpoint", "PaymentStore", "PaymentCore", "ValkeyClient", "TestSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
