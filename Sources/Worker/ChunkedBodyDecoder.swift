@@ -20,14 +20,13 @@ struct ChunkedBodyDecoder {
         self.body = []  // one owner while appending: no copy-on-write
         defer { self.body = body }
         do {
-            let total = body.count
-            var announced = total
+            // A size line comes after the whole of the chunk before it, so `body` then holds every
+            // earlier chunk, whichever call their bytes came in.
             let end = try scanner.scan(
                 p, from: from,
                 onData: { range in body.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[range])) },
                 onSize: { size throws(ChunkedBodyScanner.Malformed) in
-                    announced += size
-                    guard announced <= ProcessorResponseFramer.maxBodyBytes else {
+                    guard body.count + size <= ProcessorResponseFramer.maxBodyBytes else {
                         throw ChunkedBodyScanner.Malformed()
                     }
                 })

@@ -174,6 +174,13 @@ struct ProcessorResponseFramerTests {
         let chunk = "8000\r\n" + String(repeating: "a", count: 0x8000) + "\r\n"
         let text = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk + chunk + chunk
         #expect(frame(text) == .malformed)
+        // Split where a chunk's size has been read and none of its bytes yet: the next size must
+        // still count that whole chunk, not only the bytes received so far.
+        let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".utf8.count
+        for offset in [0, 1, 2] {
+            let cut = head + chunk.utf8.count + "8000\r\n".utf8.count + offset
+            #expect(frame(text, cuts: [cut]) == .malformed, "cut at \(cut)")
+        }
     }
 
     @Test("the framer is reusable after a complete response")
