@@ -184,24 +184,30 @@ def test_purge_clears_booked_and_pending_payments(clean):
 
 def test_a_worker_killed_again_and_again_mid_burst_loses_and_doubles_nothing(clean):
     clean.set_processor("default", delay=30)  # keep payments in flight when the kill lands
+    held = []  # what worker1 held an instant before each kill
 
     def chaos():
         for _ in range(4):
             time.sleep(0.4)
+            held.append(int(clean.valkey("llen", "{rinha}:processing:worker1") or 0))
             clean.signal("worker1", signal.SIGKILL)
             time.sleep(0.2)
             clean.restart("worker1", wait=False)
 
     acked, counts = burst(clean.gateway, 2000, amount="20.05", during=chaos)
     assert len(acked) == 2000, counts
+    assert any(n > 0 for n in held), f"no kill landed on payments in flight: {held}"
     clean.settle(2000, timeout=90)
     time.sleep(1)
     clean.assert_agrees_with_processors(2000)
 
 
 def test_valkey_restarted_mid_burst_loses_and_doubles_nothing(clean):
+    pending = []  # payments queued or held an instant before the stop
+
     def chaos():
         time.sleep(0.5)
+        pending.append(clean.pending())
         clean.signal("valkey", signal.SIGTERM)
         clean.wait_exited("valkey", timeout=10)
         clean.restart("valkey")
@@ -209,6 +215,7 @@ def test_valkey_restarted_mid_burst_loses_and_doubles_nothing(clean):
     # A real client sends a payment again (same id) until it gets a 2xx.
     acked, counts = burst(clean.gateway, 2000, amount="20.05", retry_until_2xx=True, during=chaos)
     assert len(set(acked)) == 2000, counts
+    assert pending and pending[0] > 0, f"Valkey stopped with no payment in flight: {pending}"
     clean.settle(2000, timeout=90)
     time.sleep(1)
     clean.assert_agrees_with_processors(2000)
@@ -217,12 +224,16 @@ def test_valkey_restarted_mid_burst_loses_and_doubles_nothing(clean):
 def test_a_worker_stopped_with_sigterm_hands_back_what_it_held(clean):
     clean.set_processor("default", delay=300)
 
+    held = []  # what worker2 held an instant before the signal
+
     def stop():
         time.sleep(0.5)
+        held.append(int(clean.valkey("llen", "{rinha}:processing:worker2") or 0))
         clean.signal("worker2", signal.SIGTERM)
 
     acked, _ = burst(clean.gateway, 500, during=stop)
     assert len(acked) == 500
+    assert held and held[0] > 0, f"worker2 held nothing when it was stopped: {held}"
     # The worker hands back what it held before it exits; restarting it earlier finds it still
     # running (and leaves it down once it has exited).
     clean.wait_exited("worker2", timeout=20)
