@@ -171,13 +171,9 @@ public final class GatewayServer: Sendable {
     /// every connection, the admin listener and the pooled upstream connections.
     public func shutdown() async {
         let tracker = self.tracker
-        let drained = tracker.eventLoop.makePromise(of: Void.self)
-        quiescing.initiateShutdown(promise: drained)
-        let forced = tracker.eventLoop.scheduleTask(in: configuration.shutdownGracePeriod) {
+        await quiescing.drain(on: tracker.eventLoop, grace: configuration.shutdownGracePeriod) {
             tracker.value.closeAll()
         }
-        try? await drained.futureResult.get()
-        forced.cancel()
         if let adminChannel {
             try? await adminChannel.close()
             configuration.admin?.removeSocketFile()

@@ -59,26 +59,7 @@ public final class HTTPServer: Sendable {
     /// Stops accepting and waits up to `grace` for the requests in progress to be answered;
     /// connections still open then are left to the event loop group's shutdown.
     public func close(grace: TimeAmount = .seconds(5)) async {
-        let loop = channel.eventLoop
-        let quiescing = self.quiescing
-        let waited = loop.flatSubmit {
-            // Whichever comes first, the drain or the grace period, ends the wait (once).
-            let waiter = NIOLoopBoundBox(Optional(loop.makePromise(of: Void.self)), eventLoop: loop)
-            let future = waiter.value!.futureResult
-            let timeout = loop.scheduleTask(in: grace) {
-                waiter.value?.succeed()
-                waiter.value = nil
-            }
-            let drained = loop.makePromise(of: Void.self)
-            drained.futureResult.hop(to: loop).whenComplete { _ in
-                timeout.cancel()
-                waiter.value?.succeed()
-                waiter.value = nil
-            }
-            quiescing.initiateShutdown(promise: drained)
-            return future
-        }
-        try? await waited.get()
+        await quiescing.drain(on: channel.eventLoop, grace: grace)
         target.removeSocketFile()
     }
 }
