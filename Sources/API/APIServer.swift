@@ -29,12 +29,6 @@ public final class APIServer: Sendable {
         let valkey = ValkeyClient(configuration: valkeyConfiguration, eventLoop: eventLoop, logger: logger)
         let store = PaymentStore(
             client: valkey, keys: StoreKeys(prefix: configuration.keyPrefix), retention: configuration.retention)
-        // Not awaited: the API serves (503 while Valkey is away) whether or not this lands now.
-        store.installLifecycle().whenComplete { result in
-            if case .success(.error(let message)) = result {
-                logger.warning("lifecycle library not installed", metadata: ["error": "\(message)"])
-            }
-        }
         let routes = APIRoutes(store: store, configuration: configuration)
         let http = try await HTTPServer.start(
             target: configuration.listen, group: eventLoop, maxBodySize: configuration.maxBodySize

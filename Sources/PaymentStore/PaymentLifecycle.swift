@@ -31,13 +31,9 @@
 /// `allow-oom`: at `maxmemory` Valkey refuses new payments (`accept` is not flagged) but every
 /// payment already accepted still gets booked.
 enum PaymentLifecycle {
-    // The name stays: functions are named globally in Valkey, so a library of another name with
-    // the same functions could not be loaded beside this one. Each process installs its own
-    // version at start (`PaymentStore.installLifecycle`, `FUNCTION LOAD REPLACE`).
-    static let libraryName = "rinha_payments_v3"
-
-    static let library = """
-        #!lua name=\(libraryName)
+    /// The library's text with `@V` where its version goes (in its name and its functions' names).
+    static let source = """
+        #!lua name=rinha_payments_@V
 
         -- A payload (the queue's and the processing lists' element) is `id|cents|bucket`.
         local function parse(payload) return string.match(payload, '^([^|]+)|(%d+)|(%d+)$') end
@@ -407,23 +403,41 @@ enum PaymentLifecycle {
         end
 
         local finishing = { 'allow-oom' }
-        redis.register_function{ function_name = 'accept', callback = accept }
-        redis.register_function{ function_name = 'claim', callback = claim, flags = finishing }
-        redis.register_function{ function_name = 'begin', callback = begin, flags = finishing }
-        redis.register_function{ function_name = 'reroute', callback = reroute, flags = finishing }
-        redis.register_function{ function_name = 'unclaim', callback = unclaim, flags = finishing }
-        redis.register_function{ function_name = 'book', callback = book, flags = finishing }
-        redis.register_function{ function_name = 'drop', callback = drop, flags = finishing }
-        redis.register_function{ function_name = 'release', callback = release, flags = finishing }
-        redis.register_function{ function_name = 'requeue', callback = requeue, flags = finishing }
-        redis.register_function{ function_name = 'reap', callback = reap, flags = finishing }
-        redis.register_function{ function_name = 'heartbeat', callback = heartbeat, flags = finishing }
-        redis.register_function{ function_name = 'retire', callback = retire, flags = finishing }
-        redis.register_function{ function_name = 'hold_lease', callback = hold_lease, flags = finishing }
-        redis.register_function{ function_name = 'drop_lease', callback = drop_lease, flags = finishing }
-        redis.register_function{ function_name = 'may_poll', callback = may_poll, flags = finishing }
-        redis.register_function{ function_name = 'publish_health', callback = publish_health, flags = finishing }
-        redis.register_function{ function_name = 'purge', callback = purge, flags = finishing }
-        redis.register_function{ function_name = 'summary', callback = summary, flags = { 'no-writes' } }
+        local function register(name, callback, flags)
+          redis.register_function{ function_name = name .. '_@V', callback = callback, flags = flags }
+        end
+        register('accept', accept)
+        register('claim', claim, finishing)
+        register('begin', begin, finishing)
+        register('reroute', reroute, finishing)
+        register('unclaim', unclaim, finishing)
+        register('book', book, finishing)
+        register('drop', drop, finishing)
+        register('release', release, finishing)
+        register('requeue', requeue, finishing)
+        register('reap', reap, finishing)
+        register('heartbeat', heartbeat, finishing)
+        register('retire', retire, finishing)
+        register('hold_lease', hold_lease, finishing)
+        register('drop_lease', drop_lease, finishing)
+        register('may_poll', may_poll, finishing)
+        register('publish_health', publish_health, finishing)
+        register('purge', purge, finishing)
+        register('summary', summary, { 'no-writes' })
         """
+
+    /// Derived from the text, so that a changed library is a new one: Valkey names functions
+    /// globally, and a stack whose Valkey still holds an older build's library calls names that
+    /// library does not have, gets "Function not found" and loads this one beside it.
+    static let version: String = {
+        var hash: UInt32 = 2_166_136_261  // FNV-1a
+        for byte in source.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 8 - hex.count) + hex
+    }()
+
+    static let library = source.replacing("@V", with: version)
+
+    /// The name a function of this build's library is called by.
+    static func function(_ name: String) -> String { name + "_" + version }
 }

@@ -26,7 +26,7 @@ public struct PaymentStore: Sendable {
     /// (new, or emptied) gets it loaded and the call sent again: loading is idempotent and the
     /// call had not run.
     func fcall(_ name: String, keys: [String], args: [String]) -> EventLoopFuture<RESPValue> {
-        let command = RESPCommand(["FCALL", name, String(keys.count)] + keys + args)
+        let command = RESPCommand(["FCALL", PaymentLifecycle.function(name), String(keys.count)] + keys + args)
         let client = self.client
         let loader = self.loader
         return client.send(command).flatMap { reply in
@@ -45,11 +45,6 @@ public struct PaymentStore: Sendable {
         if case .error(let message) = reply { throw ValkeyError.server(message) }
         return reply
     }
-
-    /// Installs this build's lifecycle library (replacing what an older build loaded). Called
-    /// once at start; until it lands, or if Valkey loses it, a call that finds a function
-    /// missing loads it too.
-    public func installLifecycle() -> EventLoopFuture<RESPValue> { loader.load(on: client) }
 
     /// Whether the store's Valkey connection is up (the API's health check).
     public var isConnected: EventLoopFuture<Bool> { client.isConnected }

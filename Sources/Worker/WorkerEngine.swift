@@ -65,7 +65,6 @@ public final class WorkerEngine: Sendable {
     }
 
     private func runOnLoop() async {
-        _ = await persist("install the lifecycle library") { try await self.store.installLifecycle().get() }
         // What a previous life of this worker (same id) held goes back first.
         if let n = await persist("release", { try await self.store.release(worker: self.worker) }), n > 0 {
             logger.info("handed back payments of a previous run", metadata: ["count": "\(n)"])
