@@ -88,6 +88,19 @@ class Stack:
             n += int(self.valkey("llen", f"{{rinha}}:processing:{w}") or 0)
         return n
 
+    def in_flight(self, count, timeout=5):
+        """Polls `count` (payments queued or held somewhere) until it is above zero and returns
+        it, so that a fault struck right after lands on payments in flight; 0 if it never was."""
+        deadline = time.time() + timeout
+        while True:
+            n = count()
+            if n > 0 or time.time() > deadline:
+                return n
+            time.sleep(0.01)
+
+    def held_by(self, worker):
+        return int(self.valkey("llen", f"{{rinha}}:processing:{worker}") or 0)
+
     def settle(self, expected, timeout=60):
         """Waits until the stack has booked `expected` payments in all and nothing is pending."""
         deadline = time.time() + timeout

@@ -189,7 +189,7 @@ def test_a_worker_killed_again_and_again_mid_burst_loses_and_doubles_nothing(cle
     def chaos():
         for _ in range(4):
             time.sleep(0.4)
-            held.append(int(clean.valkey("llen", "{rinha}:processing:worker1") or 0))
+            held.append(clean.in_flight(lambda: clean.held_by("worker1"), timeout=2))
             clean.signal("worker1", signal.SIGKILL)
             time.sleep(0.2)
             clean.restart("worker1", wait=False)
@@ -203,11 +203,12 @@ def test_a_worker_killed_again_and_again_mid_burst_loses_and_doubles_nothing(cle
 
 
 def test_valkey_restarted_mid_burst_loses_and_doubles_nothing(clean):
+    clean.set_processor("default", delay=30)  # keep payments in flight when the stop lands
     pending = []  # payments queued or held an instant before the stop
 
     def chaos():
-        time.sleep(0.5)
-        pending.append(clean.pending())
+        time.sleep(0.3)
+        pending.append(clean.in_flight(clean.pending))
         clean.signal("valkey", signal.SIGTERM)
         clean.wait_exited("valkey", timeout=10)
         clean.restart("valkey")
@@ -227,8 +228,8 @@ def test_a_worker_stopped_with_sigterm_hands_back_what_it_held(clean):
     held = []  # what worker2 held an instant before the signal
 
     def stop():
-        time.sleep(0.5)
-        held.append(int(clean.valkey("llen", "{rinha}:processing:worker2") or 0))
+        time.sleep(0.3)
+        held.append(clean.in_flight(lambda: clean.held_by("worker2")))
         clean.signal("worker2", signal.SIGTERM)
 
     acked, _ = burst(clean.gateway, 500, during=stop)
