@@ -18,12 +18,19 @@ final class BookingBatcher: @unchecked Sendable {
     private var pending: [(PaymentStore.Booking, EventLoopPromise<Void>)] = []
     private var flushScheduled = false
 
-    init(store: PaymentStore, worker: String, eventLoop: any EventLoop, logger: Logger, maxBatch: Int = 256) {
+    /// How long the first booking of a batch waits for others (zero: the next tick).
+    private let linger: TimeAmount
+
+    init(
+        store: PaymentStore, worker: String, eventLoop: any EventLoop, logger: Logger, maxBatch: Int = 256,
+        linger: TimeAmount = .zero
+    ) {
         self.store = store
         self.worker = worker
         self.eventLoop = eventLoop
         self.logger = logger
         self.maxBatch = maxBatch
+        self.linger = linger
     }
 
     /// Completes once the booking is stored.
@@ -42,16 +49,26 @@ final class BookingBatcher: @unchecked Sendable {
     }
 
     private func scheduleFlush() {
+        if pending.count >= maxBatch {
+            flush()
+            return
+        }
         guard !flushScheduled else { return }
         flushScheduled = true
-        // After the tasks already queued on the loop: the other answers read in this tick join.
-        eventLoop.execute {
-            self.flushScheduled = false
-            while !self.pending.isEmpty {
-                let batch = Array(self.pending.prefix(self.maxBatch))
-                self.pending.removeFirst(batch.count)
-                self.send(batch, attempt: 0)
-            }
+        if linger > .zero {
+            eventLoop.scheduleTask(in: linger) { self.flush() }
+        } else {
+            // After the tasks already queued on the loop: the other answers read in this tick join.
+            eventLoop.execute { self.flush() }
+        }
+    }
+
+    private func flush() {
+        flushScheduled = false
+        while !pending.isEmpty {
+            let batch = Array(pending.prefix(maxBatch))
+            pending.removeFirst(batch.count)
+            send(batch, attempt: 0)
         }
     }
 

@@ -21,7 +21,13 @@ public struct WorkerConfiguration: Sendable {
     /// After a claim that found fewer payments than it could take, wait this long before the
     /// next one, so that a trickle is claimed, sent and booked in small batches rather than
     /// one by one (each payment waits at most this much more; its client already has its 202).
-    public var claimLingerMillis: Int = 10
+    /// 25 ms rather than 10 (with `bookLingerMillis` 10 rather than 0): in the preview, 17 % fewer
+    /// context switches and 11 % less CPU per payment across the stack, p99 within noise.
+    public var claimLingerMillis: Int = 25
+    /// How long a processor's answer may wait for others before its booking call goes out, so
+    /// that a trickle of answers shares one call (0: the next event-loop tick). This only delays
+    /// the summary, by far less than the checker's 2 s lag.
+    public var bookLingerMillis: Int = 10
     /// On stop, how long payments out at processors may take to finish before the rest is
     /// handed back.
     public var drainMillis: Int = 10_000

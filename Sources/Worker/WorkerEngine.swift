@@ -48,7 +48,7 @@ public final class WorkerEngine: Sendable {
         self.executor = EventLoopTaskExecutor(store.client.eventLoop)
         self.bookings = BookingBatcher(
             store: store, worker: configuration.workerID, eventLoop: store.client.eventLoop, logger: logger,
-            maxBatch: configuration.claimBatch)
+            maxBatch: configuration.claimBatch, linger: .milliseconds(Int64(configuration.bookLingerMillis)))
     }
 
     /// Asks the engine to stop: no new payments; what is being sent finishes; the rest is handed back.

@@ -18,6 +18,10 @@ struct WorkerCommand: AsyncParsableCommand {
         commandName: "rinha-worker",
         abstract: "Sends queued payments to the payment processors and books them exactly once.")
 
+    /// The library's defaults, where the flags take theirs from.
+    private static let defaults = WorkerConfiguration(
+        valkey: .unix(path: ""), workerID: "", processorURLs: [:])
+
     @Option(help: "Unique id of this worker; a restart with the same id takes back what it held. Env: WORKER_ID.")
     var workerID: String = ProcessSupport.environment("WORKER_ID") ?? "\(hostName())-\(getpid())"
 
@@ -54,8 +58,15 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Payments one claim or one booking call takes at most.")
     var claimBatch: Int = 16
 
-    @Option(help: "Milliseconds to wait after a claim that found fewer payments than it could take.")
-    var claimLingerMs: Int = 10
+    @Option(
+        help: "Milliseconds to wait after a claim that found fewer payments than it could take. Env: CLAIM_LINGER_MS.")
+    var claimLingerMs: Int =
+        ProcessSupport.environment("CLAIM_LINGER_MS").flatMap(Int.init) ?? Self.defaults.claimLingerMillis
+
+    @Option(
+        help: "Milliseconds a processor's answer may wait for others to share its booking call. Env: BOOK_LINGER_MS.")
+    var bookLingerMs: Int =
+        ProcessSupport.environment("BOOK_LINGER_MS").flatMap(Int.init) ?? Self.defaults.bookLingerMillis
 
     @Option(help: "Event-loop threads.")
     var threads: Int = 1
@@ -83,6 +94,7 @@ struct WorkerCommand: AsyncParsableCommand {
         config.healthIntervalMillis = healthIntervalMs
         config.retention = Retention(millis: store.retentionMillis)
         config.claimLingerMillis = max(0, claimLingerMs)
+        config.bookLingerMillis = max(0, bookLingerMs)
         config.claimBatch = max(1, claimBatch)
         try await ProcessSupport.runUntilSignalled(threads: threads, logger: logger) { group in
             WorkerService(configuration: config, group: group, logger: logger)

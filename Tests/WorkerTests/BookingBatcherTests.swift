@@ -1,0 +1,89 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import PaymentCore
+import PaymentStore
+import TestSupport
+import Testing
+import ValkeyClient
+
+@testable import Worker
+
+/// The booking batcher against a real Valkey: how many `book` calls reach the server.
+@Suite("BookingBatcher")
+struct BookingBatcherTests {
+    /// Two payments accepted and claimed for `default`, ready to be booked.
+    private func claimedBookings(_ store: PaymentStore) async throws -> [PaymentStore.Booking] {
+        for _ in 0..<2 {
+            _ = try await store.accept(PaymentRequest(correlationID: newID(), amount: Money(cents: 1990))).get()
+        }
+        let claimed = try await store.claim(
+            worker: "w", limit: 2, processor: .default, requestedAt: WallClock.nowMillis())
+        return claimed.compactMap { c in
+            guard case .attempt(let a) = c.record else { return nil }
+            return PaymentStore.Booking(payment: c.payment, attempt: a)
+        }
+    }
+
+    private func functionCalls(_ client: ValkeyClient) async throws -> Int {
+        let info = try await client.call("INFO", "commandstats").string ?? ""
+        guard let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_fcall:") }),
+            let calls = line.split(separator: ",").first?.split(separator: "=").last
+        else { return 0 }
+        return Int(calls) ?? 0
+    }
+
+    /// Books the first payment, then the second `gap` later, and returns how many function
+    /// calls that took and how many payments the summary counts.
+    private func book(linger: TimeAmount, second gap: Duration?) async throws -> (calls: Int, booked: Int64) {
+        var result: (calls: Int, booked: Int64) = (0, 0)
+        try await withValkey { (_, client) async throws in
+            let store = PaymentStore(client: client, keys: StoreKeys(prefix: "bb\(UInt32.random(in: 0...UInt32.max))"))
+            let bookings = try await claimedBookings(store)
+            #expect(bookings.count == 2)
+            let batcher = BookingBatcher(
+                store: store, worker: "w", eventLoop: client.eventLoop, logger: Logger(label: "test"), maxBatch: 16,
+                linger: linger)
+            let before = try await functionCalls(client)
+            var futures = [batcher.book(bookings[0])]
+            if let gap {
+                try await Task.sleep(for: gap)
+                futures.append(batcher.book(bookings[1]))
+            }
+            for f in futures { try await f.get() }
+            result.calls = try await functionCalls(client) - before
+            result.booked = try await store.summary(TimeWindow()).get().default.totalRequests
+        }
+        return result
+    }
+
+    @Test("answers that arrive within the linger share one booking call")
+    func lingerSharesACall() async throws {
+        let lingering = try await book(linger: .seconds(2), second: .milliseconds(30))
+        #expect(lingering.calls == 1)
+        #expect(lingering.booked == 2)
+    }
+
+    @Test("without a linger, a lone answer is booked at once")
+    func noLinger() async throws {
+        let eager = try await book(linger: .zero, second: nil)
+        #expect(eager.calls == 1)
+        #expect(eager.booked == 1)
+    }
+
+    @Test("a full batch goes out at once, without waiting for the linger")
+    func fullBatchFlushes() async throws {
+        try await withValkey { (_, client) async throws in
+            let store = PaymentStore(client: client, keys: StoreKeys(prefix: "bb\(UInt32.random(in: 0...UInt32.max))"))
+            let bookings = try await claimedBookings(store)
+            let batcher = BookingBatcher(
+                store: store, worker: "w", eventLoop: client.eventLoop, logger: Logger(label: "test"), maxBatch: 2,
+                linger: .seconds(60))
+            let done = NIOLockedValueBox(0)
+            for b in bookings {
+                batcher.book(b).whenSuccess { done.withLockedValue { $0 += 1 } }
+            }
+            try await eventually(within: .seconds(10)) { done.withLockedValue { $0 } == 2 }
+        }
+    }
+}
