@@ -3,8 +3,9 @@ import NIOCore
 import PaymentStore
 import ValkeyClient
 
-/// Books the payments that processors accepted in batches: everything accepted within one
-/// event-loop tick goes to Valkey in one `book` call. A failed call (Valkey restarting) is sent
+/// Books the payments that processors accepted in batches: the answers that arrive within the
+/// linger of the first (or within one event-loop tick, without a linger) go to Valkey in one
+/// `book` call, or sooner once they fill a batch. A failed call (Valkey restarting) is sent
 /// again after a pause; booking is idempotent, so a lost reply costs nothing.
 final class BookingBatcher: @unchecked Sendable {
     private let store: PaymentStore
