@@ -28,7 +28,8 @@ struct APIHarness {
         configuration.keyPrefix = "t\(UInt32.random(in: 0...UInt32.max))"
         let api: APIServer
         do {
-            api = try await APIServer.start(configuration: configuration, group: group, logger: Logger(label: "api-test"))
+            api = try await APIServer.start(
+                configuration: configuration, group: group, logger: Logger(label: "api-test"))
         } catch {
             await valkey.stop()
             try? await group.shutdownGracefully()

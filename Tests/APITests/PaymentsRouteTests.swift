@@ -64,7 +64,8 @@ struct PaymentsRouteTests {
     func oversized() async throws {
         try await APIHarness.run { h in
             let port = h.port
-            let body = #"{"correlationId":"\#(newID())","amount":1,"pad":""#
+            let body =
+                #"{"correlationId":"\#(newID())","amount":1,"pad":""#
                 + String(repeating: "x", count: 1100) + #""}"#
             let (declared, declaredClosed) = try await blocking {
                 let client = try RawHTTPClient(port: port)
@@ -121,7 +122,8 @@ struct PaymentsRouteTests {
                 client.send(
                     ids.map { id in
                         let body = #"{"correlationId":"\#(id)","amount":1.50}"#
-                        return "POST /payments HTTP/1.1\r\nHost: api\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                        return
+                            "POST /payments HTTP/1.1\r\nHost: api\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
                     }.joined())
                 return try ids.map { _ in try client.readResponse().status }
             }

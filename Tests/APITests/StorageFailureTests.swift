@@ -32,7 +32,8 @@ struct StorageFailureTests {
         }
     }
 
-    @Test("with Valkey at its maxmemory a new payment gets 503 'storage full' and is not queued; summaries still answer")
+    @Test(
+        "with Valkey at its maxmemory a new payment gets 503 'storage full' and is not queued; summaries still answer")
     func full() async throws {
         try await APIHarness.run { h in
             #expect(try await h.pay(newID(), "1.00").status == 202)

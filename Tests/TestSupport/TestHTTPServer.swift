@@ -37,7 +37,9 @@ public final class TestHTTPServer: Sendable {
         public func headers(_ name: String) -> [String] { headerValues(of: head, name) }
         /// Whether HTTP/1.1 keep-alive rules keep the connection open after the answer.
         public var keepAlive: Bool {
-            let tokens = headers("connection").flatMap { $0.split(separator: ",") }.map { $0.trimmingSpaces.lowercased() }
+            let tokens = headers("connection").flatMap { $0.split(separator: ",") }.map {
+                $0.trimmingSpaces.lowercased()
+            }
             return version == "1.1" ? !tokens.contains("close") : tokens.contains("keep-alive")
         }
     }
@@ -138,7 +140,9 @@ public final class TestHTTPServer: Sendable {
         }
     }
 
-    private init(channel: any Channel, ownGroup: MultiThreadedEventLoopGroup?, state: NIOLockedValueBox<State>, path: String?) {
+    private init(
+        channel: any Channel, ownGroup: MultiThreadedEventLoopGroup?, state: NIOLockedValueBox<State>, path: String?
+    ) {
         self.channel = channel
         self.ownGroup = ownGroup
         self.state = state
@@ -222,7 +226,8 @@ public final class TestHTTPServer: Sendable {
         private func serveInvalid(context: ChannelHandlerContext) {
             answering = true
             context.writeAndFlush(
-                wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")),
+                wrapOutboundOut(
+                    ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")),
                 promise: nil)
             context.close(promise: nil)
         }
@@ -240,7 +245,8 @@ public final class TestHTTPServer: Sendable {
             case .writes(let parts, let thenClose):
                 write(parts[...], thenClose: thenClose, context: context)
             case .status(let code, let headers, let body, let chunks):
-                var out = ByteBuffer(string: "HTTP/1.1 \(code) \(HTTPResponseStatus(statusCode: code).reasonPhrase)\r\n")
+                var out = ByteBuffer(
+                    string: "HTTP/1.1 \(code) \(HTTPResponseStatus(statusCode: code).reasonPhrase)\r\n")
                 for (name, value) in headers { out.writeString("\(name): \(value)\r\n") }
                 let bodyless = request.method == "HEAD"
                 if (100..<200).contains(code) || code == 204 || code == 304 {

@@ -68,4 +68,3 @@ struct RESPValueTests {
         #expect(RESPValue.error("ERR").string == nil)
     }
 }
-

@@ -3,11 +3,11 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PaymentCore
-import TextFormats
 import PaymentStore
 import ProcessorSimulator
 import TestSupport
 import Testing
+import TextFormats
 
 @testable import Worker
 
