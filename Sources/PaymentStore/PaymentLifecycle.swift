@@ -179,15 +179,27 @@ enum PaymentLifecycle {
           local retention = tonumber(args[1])
           local sets = { d = { keys[2], keys[3] }, f = { keys[4], keys[5] } }
           local results = {}
-          local expiring = {}  -- seconds hashes given their expiry in this call
+          -- The totals' increments, summed over the call and applied once per field: payments of
+          -- one batch mostly share their second and hour. Then each seconds hash's expiry.
+          local totals, touched, expiring = {}, {}, {}
+          local function add(key, field, by)
+            local t = totals[key]
+            if not t then t = {}; totals[key] = t; touched[#touched + 1] = key end
+            t[field] = (t[field] or 0) + by
+          end
+          -- Every entry checked before anything is written: a refused call changes nothing.
+          for i = 3, #args, 5 do
+            local id = parse(args[i])
+            if not (id and sets[args[i + 1]] and tonumber(args[i + 2]) and keys[tonumber(args[i + 3]) or 0]
+                    and keys[tonumber(args[i + 4]) or 0]) then
+              return redis.error_reply('bad booking: ' .. args[i] .. ' ' .. args[i + 1] .. ' ' .. args[i + 2])
+            end
+          end
           for i = 3, #args, 5 do
             local payload, code, ms = args[i], args[i + 1], tonumber(args[i + 2])
             local records, seconds = keys[tonumber(args[i + 3])], keys[tonumber(args[i + 4])]
             local id, cents, b = parse(payload)
             local set = sets[code]
-            if not (id and set and ms and records and seconds) then
-              return redis.error_reply('bad booking: ' .. payload .. ' ' .. code .. ' ' .. args[i + 2])
-            end
             local cur = redis.call('HGET', records, id)
             local result = 0
             if not cur or string.sub(cur, 1, 1) ~= 'B' then
@@ -195,14 +207,11 @@ enum PaymentLifecycle {
               if result == 1 then
                 local s = string.format('%d', math.floor(ms / 1000))
                 local h = math.floor(ms / 3600000)
-                redis.call('HINCRBY', seconds, 'n' .. s, 1)
-                redis.call('HINCRBY', seconds, 'c' .. s, cents)
-                if not expiring[seconds] then
-                  expiring[seconds] = true
-                  redis.call('PEXPIREAT', seconds, string.format('%d', (h + 1) * 3600000 + retention), 'NX')
-                end
-                redis.call('HINCRBY', set[2], 'n' .. h, 1)
-                redis.call('HINCRBY', set[2], 'c' .. h, cents)
+                add(seconds, 'n' .. s, 1)
+                add(seconds, 'c' .. s, tonumber(cents))
+                expiring[seconds] = (h + 1) * 3600000 + retention
+                add(set[2], 'n' .. h, 1)
+                add(set[2], 'c' .. h, tonumber(cents))
               end
               redis.call('HSET', records, id, 'B|' .. cents .. '|' .. code .. '|' .. args[i + 2])
               if not cur then
@@ -213,6 +222,14 @@ enum PaymentLifecycle {
             end
             redis.call('LREM', keys[1], -1, payload)
             results[#results + 1] = result
+          end
+          for _, key in ipairs(touched) do
+            for field, by in pairs(totals[key]) do
+              redis.call('HINCRBY', key, field, string.format('%d', by))
+            end
+            if expiring[key] then
+              redis.call('PEXPIREAT', key, string.format('%d', expiring[key]), 'NX')
+            end
           end
           local cutoff = tonumber(args[2])
           if cutoff > 0 then

@@ -376,6 +376,59 @@ struct PaymentStoreAttemptTests {
         }
     }
 
+    @Test("a batch within one second sums its totals exactly, in the second, its edges and its whole hour")
+    func bookBatchOneSecond() async throws {
+        try await withStore { (store) async throws in
+            let second = Self.t0 / 1000 * 1000
+            var bookings: [PaymentStore.Booking] = []
+            for k in 0..<5 {
+                let cents = Int64(1990 + k)
+                let at = second + Int64(k) * 200
+                bookings.append(.init(payment: store.queued(newID(), cents), attempt: attempt(cents, .default, at: at)))
+            }
+            for b in bookings { _ = try await store.accept(b.payment.correlationID, b.payment.amount.cents) }
+            // The same answer twice in one call (a copy's) is booked once.
+            let booked = try await store.book(bookings + [bookings[0]], worker: "w").get()
+            #expect(booked == Array(repeating: true, count: 5) + [false])
+            func totals(_ count: Int64, _ cents: Int64) -> PaymentsSummary {
+                PaymentsSummary(default: ProcessorTotals(totalRequests: count, totalAmount: Money(cents: cents)))
+            }
+            let all = totals(5, 1990 * 5 + 10)
+            let hour = second / 3_600_000 * 3_600_000
+            #expect(try await store.summary(TimeWindow()).get() == all)
+            #expect(try await store.summary(TimeWindow(from: second, to: second + 999)).get() == all)
+            #expect(try await store.summary(TimeWindow(from: hour, to: hour + 3_600_000 - 1)).get() == all)
+            #expect(
+                try await store.summary(TimeWindow(from: second + 200, to: second + 600)).get()
+                    == totals(3, 1991 + 1992 + 1993))
+            #expect(try await store.summary(TimeWindow(from: hour - 3_600_000, to: hour + 7_200_000 - 1)).get() == all)
+        }
+    }
+
+    @Test("a batch with one malformed entry is refused whole and writes nothing")
+    func bookRefusedWhole() async throws {
+        try await withStore { (store) async throws in
+            let id = newID()
+            _ = try await store.accept(id, 1990)
+            let good = try await store.claim(worker: "w", limit: 1, processor: .default, requestedAt: Self.t0)[0]
+            let bad = QueuedPayment(correlationID: "a|b", amount: Money(cents: 5), bucket: good.payment.bucket)
+            let a = attempt(1990, .default, at: Self.t0)
+            #expect(
+                await failure {
+                    try await store.book(
+                        [
+                            .init(payment: good.payment, attempt: a),
+                            .init(payment: bad, attempt: attempt(5, .default, at: Self.t0)),
+                        ],
+                        worker: "w"
+                    ).get()
+                } != nil)
+            #expect(try await store.summary(TimeWindow()).get() == PaymentsSummary())
+            #expect(try await store.record(id: id) == .attempt(a))
+            #expect(try await store.processing(worker: "w") == [good.payment.payload])
+        }
+    }
+
     @Test("compareAndSet replaces the record only when the expected one is stored")
     func compareAndSet() async throws {
         try await withStore { (store) async throws in
