@@ -250,7 +250,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "ValkeyClient",
+                "ValkeyClient", "Gateway",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
