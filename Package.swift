@@ -129,13 +129,15 @@ let package = Package(
         .executableTarget(
             name: "rinha-api",
             dependencies: [
-                "API", "PaymentStore", "ProcessSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "API", "PaymentStore", "ProcessSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "rinha-worker",
             dependencies: [
-                "Worker", "PaymentStore", "ProcessSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Worker", "PaymentStore", "ProcessSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
@@ -237,7 +239,8 @@ let package = Package(
         .testTarget(
             name: "PaymentPathTests",
             dependencies: [
-                "API", "Worker", "PaymentStore", "PaymentCore", "TextFormats", "ProcessorSimulator", "TestSupport", "ValkeyClient",
+                "API", "Worker", "PaymentStore", "PaymentCore", "TextFormats", "ProcessorSimulator", "TestSupport",
+                "ValkeyClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
