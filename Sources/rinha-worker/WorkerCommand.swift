@@ -18,7 +18,7 @@ struct WorkerCommand: AsyncParsableCommand {
         commandName: "rinha-worker",
         abstract: "Sends queued payments to the payment processors and books them exactly once.")
 
-    /// The library's defaults, where the flags take theirs from.
+    /// The library's defaults, where every flag with one takes it from (one place to change).
     private static let defaults = WorkerConfiguration(
         valkey: .unix(path: ""), workerID: "", processorURLs: [:])
 
@@ -34,29 +34,29 @@ struct WorkerCommand: AsyncParsableCommand {
         ProcessSupport.environment("PROCESSOR_FALLBACK_URL") ?? WorkerConfiguration.defaultProcessorURLs[.fallback]!
 
     @Option(help: "Payments in hand at once (sending, retrying or held). Env: MAX_IN_FLIGHT.")
-    var maxInFlight: Int = ProcessSupport.environment("MAX_IN_FLIGHT").flatMap(Int.init) ?? 500
+    var maxInFlight: Int = ProcessSupport.environment("MAX_IN_FLIGHT").flatMap(Int.init) ?? Self.defaults.maxInFlight
 
     @Option(help: "Milliseconds before a processor call is given up as of unknown outcome.")
-    var requestTimeoutMs: Int64 = 10_000
+    var requestTimeoutMs: Int64 = Self.defaults.requestTimeoutMillis
 
     @Option(
         help:
             "Keep-alive connections to each processor at most; calls beyond wait for one. Env: MAX_CONNECTIONS."
     )
     var maxConnections: Int =
-        ProcessSupport.environment("MAX_CONNECTIONS").flatMap(Int.init) ?? ProcessorClient.defaultMaxConnections
+        ProcessSupport.environment("MAX_CONNECTIONS").flatMap(Int.init) ?? Self.defaults.maxConnectionsPerProcessor
 
     @Option(help: "A processor answering this slowly (ms) is avoided while the other is healthy.")
-    var slowMs: Double = 1_500
+    var slowMs: Double = Self.defaults.routing.slowMillis
 
     @Option(help: "Default processor calls in flight beyond which new payments overflow to fallback.")
     var maxDefaultInFlight: Int?
 
     @Option(help: "Minimum milliseconds between two health calls to one processor, stack-wide.")
-    var healthIntervalMs: Int = 5_500
+    var healthIntervalMs: Int = Self.defaults.healthIntervalMillis
 
     @Option(help: "Payments one claim or one booking call takes at most.")
-    var claimBatch: Int = 16
+    var claimBatch: Int = Self.defaults.claimBatch
 
     @Option(
         help: "Milliseconds to wait after a claim that found fewer payments than it could take. Env: CLAIM_LINGER_MS.")
