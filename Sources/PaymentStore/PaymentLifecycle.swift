@@ -187,19 +187,21 @@ enum PaymentLifecycle {
             if not t then t = {}; totals[key] = t; touched[#touched + 1] = key end
             t[field] = (t[field] or 0) + by
           end
-          -- Every entry checked before anything is written: a refused call changes nothing.
+          -- Every entry read and checked before anything is written: a refused call changes nothing.
+          local entries = {}
           for i = 3, #args, 5 do
-            local id = parse(args[i])
-            if not (id and sets[args[i + 1]] and tonumber(args[i + 2]) and keys[tonumber(args[i + 3]) or 0]
-                    and keys[tonumber(args[i + 4]) or 0]) then
-              return redis.error_reply('bad booking: ' .. args[i] .. ' ' .. args[i + 1] .. ' ' .. args[i + 2])
+            local e = { payload = args[i], code = args[i + 1], at = args[i + 2], ms = tonumber(args[i + 2]),
+                        records = keys[tonumber(args[i + 3]) or 0], seconds = keys[tonumber(args[i + 4]) or 0] }
+            e.id, e.cents, e.b = parse(e.payload)
+            e.set = sets[e.code]
+            if not (e.id and e.set and e.ms and e.records and e.seconds) then
+              return redis.error_reply('bad booking: ' .. e.payload .. ' ' .. e.code .. ' ' .. e.at)
             end
+            entries[#entries + 1] = e
           end
-          for i = 3, #args, 5 do
-            local payload, code, ms = args[i], args[i + 1], tonumber(args[i + 2])
-            local records, seconds = keys[tonumber(args[i + 3])], keys[tonumber(args[i + 4])]
-            local id, cents, b = parse(payload)
-            local set = sets[code]
+          for _, e in ipairs(entries) do
+            local payload, code, ms, records, seconds = e.payload, e.code, e.ms, e.records, e.seconds
+            local id, cents, b, set = e.id, e.cents, e.b, e.set
             local cur = redis.call('HGET', records, id)
             local result = 0
             if not cur or string.sub(cur, 1, 1) ~= 'B' then
@@ -213,7 +215,7 @@ enum PaymentLifecycle {
                 add(set[2], 'n' .. h, 1)
                 add(set[2], 'c' .. h, tonumber(cents))
               end
-              redis.call('HSET', records, id, 'B|' .. cents .. '|' .. code .. '|' .. args[i + 2])
+              redis.call('HSET', records, id, 'B|' .. cents .. '|' .. code .. '|' .. e.at)
               if not cur then
                 -- A purge cleared the record meanwhile, so this may be a new hash. One that held
                 -- the record has its expiry already (`accept` set it; `purge` keeps it).
