@@ -18,6 +18,9 @@ final class BookingBatcher: @unchecked Sendable {
     // Confined to `eventLoop`.
     private var pending: [(PaymentStore.Booking, EventLoopPromise<Void>)] = []
     private var flushScheduled = false
+    /// The linger's timer while one runs: a batch filled before it ends goes at once, and the
+    /// timer with it.
+    private var lingerTimer: Scheduled<Void>?
 
     /// How long the first booking of a batch waits for others (zero: the next tick).
     private let linger: TimeAmount
@@ -57,7 +60,7 @@ final class BookingBatcher: @unchecked Sendable {
         guard !flushScheduled else { return }
         flushScheduled = true
         if linger > .zero {
-            eventLoop.scheduleTask(in: linger) { self.flush() }
+            lingerTimer = eventLoop.scheduleTask(in: linger) { self.flush() }
         } else {
             // After the tasks already queued on the loop: the other answers read in this tick join.
             eventLoop.execute { self.flush() }
@@ -66,6 +69,8 @@ final class BookingBatcher: @unchecked Sendable {
 
     private func flush() {
         flushScheduled = false
+        lingerTimer?.cancel()
+        lingerTimer = nil
         while !pending.isEmpty {
             let batch = Array(pending.prefix(maxBatch))
             pending.removeFirst(batch.count)
