@@ -119,6 +119,9 @@ def test_sigterm_through_docker_compose_stop_hands_payments_back(clean):
         clean.set_processor(p, delay=5000)
     acked, counts = burst(clean.gateway, n, threads=32)
     assert len(acked) == n, counts
+    # The workers hold calls out at the processors when the stop lands, not only queued payments.
+    held = clean.in_flight(lambda: clean.held_by("worker1") + clean.held_by("worker2"))
+    assert held > 0, "no worker held a payment when the stop came"
     try:
         cs.compose("stop", "worker1", "worker2")  # SIGTERM, then SIGKILL after stop_grace_period
         for w in ("worker1", "worker2"):
