@@ -85,7 +85,7 @@ class Stack:
         """Payments queued or held by a worker, not yet settled."""
         n = int(self.valkey("llen", "{rinha}:queue") or 0)
         for w in self.valkey("smembers", "{rinha}:workers").split():
-            n += int(self.valkey("llen", f"{{rinha}}:processing:{w}") or 0)
+            n += self.held_by(w)
         return n
 
     def in_flight(self, count, timeout=5):
@@ -99,6 +99,7 @@ class Stack:
             time.sleep(0.01)
 
     def held_by(self, worker):
+        """Payments on the worker's processing list: claimed, not yet booked or handed back."""
         return int(self.valkey("llen", f"{{rinha}}:processing:{worker}") or 0)
 
     def settle(self, expected, timeout=60):
