@@ -26,6 +26,7 @@ os.environ.pop("PROCESSOR_FALLBACK_URL", None)
 
 import localstack  # noqa: E402
 from client import Client  # noqa: E402
+from windows import WindowWatch  # noqa: E402
 
 DOCKER = os.environ.get("E2E_STACK") == "docker"
 
@@ -128,6 +129,11 @@ class Stack:
             total = ours["default"]["totalRequests"] + ours["fallback"]["totalRequests"]
             assert total == expected_count, (ours, expected_count)
         return ours
+
+
+    def window_watch(self, **kwargs):
+        """The checker's windows compared while a test runs (a context manager)."""
+        return WindowWatch(self.gateway, self.processors, TOKEN, **kwargs)
 
 
 class ContainerStack(Stack):
