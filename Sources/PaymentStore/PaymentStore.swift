@@ -62,22 +62,6 @@ public struct PaymentStore: Sendable {
 
 }
 
-/// Loads the lifecycle library once however many calls found it missing at the same time (a
-/// burst pipelined to a new server would otherwise send the library's text once per call).
-final class LibraryLoader: Sendable {
-    private let inFlight = NIOLockedValueBox<EventLoopFuture<RESPValue>?>(nil)
-
-    func load(on client: ValkeyClient) -> EventLoopFuture<RESPValue> {
-        inFlight.withLockedValue { current in
-            if let current { return current }
-            let future = client.send(RESPCommand(["FUNCTION", "LOAD", "REPLACE", PaymentLifecycle.library]))
-            current = future
-            future.whenComplete { _ in self.inFlight.withLockedValue { $0 = nil } }
-            return future
-        }
-    }
-}
-
 /// When `book` also trims the booked payments past the retention: once a second per store is
 /// plenty (a summary's exact edges only need the last retention), where every call would add
 /// two commands to every booking at low load.

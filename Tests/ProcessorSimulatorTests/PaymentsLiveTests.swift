@@ -87,7 +87,9 @@ struct PaymentsLiveTests {
 
     @Test func aClientThatDisconnectsDuringTheDelayStillGetsItsPaymentStored() async throws {
         try await SimulatorHarness.run { sim async throws in
-            _ = try await sim.setDelay(500)
+            // A delay far longer than the client's timeout: the look-up between them must land
+            // inside it even on a busy machine.
+            _ = try await sim.setDelay(1_500)
             let id = newID()
             await #expect(throws: HTTPClientError.self) {
                 _ = try await sim.send(
@@ -95,7 +97,7 @@ struct PaymentsLiveTests {
             }
             #expect(try await sim.send(.GET, "/payments/\(id)").status == 404)  // the delay is not over yet
             var status = 0
-            for _ in 0..<40 where status != 200 {
+            for _ in 0..<100 where status != 200 {
                 try await Task.sleep(for: .milliseconds(50))
                 status = try await sim.send(.GET, "/payments/\(id)").status
             }
