@@ -5,7 +5,7 @@ import ValkeyClient
 
 /// Books the payments that processors accepted in batches: the answers that arrive within the
 /// linger of the first (or within one event-loop tick, without a linger) go to Valkey in one
-/// `book` call, or sooner once they fill a batch. A failed call (Valkey restarting) is sent
+/// `book` call, or sooner once they fill a batch or the worker claims (`flushNow`). A failed call (Valkey restarting) is sent
 /// again after a pause; booking is idempotent, so a lost reply costs nothing.
 final class BookingBatcher: @unchecked Sendable {
     private let store: PaymentStore
@@ -65,6 +65,15 @@ final class BookingBatcher: @unchecked Sendable {
             // After the tasks already queued on the loop: the other answers read in this tick join.
             eventLoop.execute { self.flush() }
         }
+    }
+
+    /// Sends what waits now rather than at the linger's end. The claim loop calls it just before
+    /// a claim: both calls then leave in the same event-loop tick (one write), Valkey reads them in
+    /// one wake-up and answers both in one write, so the booking costs neither side a wake-up of
+    /// its own (called off the loop, it still sends them, a tick later).
+    func flushNow() {
+        guard eventLoop.inEventLoop else { return eventLoop.execute { self.flushNow() } }
+        if !pending.isEmpty { flush() }
     }
 
     private func flush() {

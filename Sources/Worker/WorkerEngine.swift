@@ -117,6 +117,8 @@ public final class WorkerEngine: Sendable {
                 continue
             }
             do {
+                // Bookings waiting for their linger ride along: same tick, same write to Valkey.
+                bookings.flushNow()
                 let claimed = try await store.claim(
                     worker: worker, limit: adopting == nil ? limit : max(0, limit - 1), processor: processor,
                     requestedAt: now, adopting: adopting)

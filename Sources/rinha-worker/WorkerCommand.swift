@@ -64,7 +64,9 @@ struct WorkerCommand: AsyncParsableCommand {
         ProcessSupport.environment("CLAIM_LINGER_MS").flatMap(Int.init) ?? Self.defaults.claimLingerMillis
 
     @Option(
-        help: "Milliseconds a processor's answer may wait for others to share its booking call. Env: BOOK_LINGER_MS.")
+        help:
+            "Milliseconds a processor's answer may wait for others to share its booking call (a claim sends it sooner). Env: BOOK_LINGER_MS."
+    )
     var bookLingerMs: Int =
         ProcessSupport.environment("BOOK_LINGER_MS").flatMap(Int.init) ?? Self.defaults.bookLingerMillis
 

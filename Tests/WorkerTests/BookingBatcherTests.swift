@@ -86,4 +86,37 @@ struct BookingBatcherTests {
             try await eventually(within: .seconds(10)) { done.withLockedValue { $0 } == 2 }
         }
     }
+
+    private func stat(_ client: ValkeyClient, _ name: String) async throws -> Int {
+        let info = try await client.call("INFO", "stats").string ?? ""
+        let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("\(name):") }
+        return line.flatMap { Int($0.split(separator: ":").last ?? "") } ?? -1
+    }
+
+    @Test("flushNow sends what waits at once, in the same write as a call made in the same tick")
+    func flushNowRidesAlong() async throws {
+        try await withValkey { (_, client) async throws in
+            let store = PaymentStore(client: client, keys: StoreKeys(prefix: "bb\(UInt32.random(in: 0...UInt32.max))"))
+            let bookings = try await claimedBookings(store)
+            let batcher = BookingBatcher(
+                store: store, worker: "w", eventLoop: client.eventLoop, logger: Logger(label: "test"), maxBatch: 16,
+                linger: .seconds(60))
+            let booked = try await client.eventLoop.submit { batcher.book(bookings[0]) }.get()
+            let callsBefore = try await functionCalls(client)
+            let readsBefore = try await stat(client, "total_reads_processed")
+            // As the claim loop does: flush, then its own call, in one tick.
+            let ping = try await client.eventLoop.submit {
+                batcher.flushNow()
+                return client.send("PING")
+            }.get()
+            #expect(try await ping.get() == .string("PONG"))
+            // One read for the booking and the PING together, one for the INFO that counts.
+            let reads = try await stat(client, "total_reads_processed") - readsBefore
+            #expect(reads == 2)
+            // Replies come in order: the booking, sent first, is done (long before its linger).
+            #expect(try await functionCalls(client) - callsBefore == 1)
+            try await booked.get()
+            #expect(try await store.summary(TimeWindow()).get().default.totalRequests == 1)
+        }
+    }
 }
