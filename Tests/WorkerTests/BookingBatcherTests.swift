@@ -25,6 +25,21 @@ struct BookingBatcherTests {
         }
     }
 
+    /// A batcher over a store on a Valkey of its own, with two payments claimed and ready to book.
+    private func withBatcher(
+        maxBatch: Int, linger: TimeAmount,
+        _ body: (ValkeyClient, PaymentStore, [PaymentStore.Booking], BookingBatcher) async throws -> Void
+    ) async throws {
+        try await withValkey { (_, client) async throws in
+            let store = PaymentStore(client: client, keys: StoreKeys(prefix: "bb\(UInt32.random(in: 0...UInt32.max))"))
+            let bookings = try await claimedBookings(store)
+            let batcher = BookingBatcher(
+                store: store, worker: "w", eventLoop: client.eventLoop, logger: Logger(label: "test"),
+                maxBatch: maxBatch, linger: linger)
+            try await body(client, store, bookings, batcher)
+        }
+    }
+
     private func functionCalls(_ client: ValkeyClient) async throws -> Int {
         let info = try await client.call("INFO", "commandstats").string ?? ""
         guard let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_fcall:") }),
@@ -37,13 +52,8 @@ struct BookingBatcherTests {
     /// calls that took and how many payments the summary counts.
     private func book(linger: TimeAmount, second gap: Duration?) async throws -> (calls: Int, booked: Int64) {
         var result: (calls: Int, booked: Int64) = (0, 0)
-        try await withValkey { (_, client) async throws in
-            let store = PaymentStore(client: client, keys: StoreKeys(prefix: "bb\(UInt32.random(in: 0...UInt32.max))"))
-            let bookings = try await claimedBookings(store)
+        try await withBatcher(maxBatch: 16, linger: linger) { client, store, bookings, batcher in
             #expect(bookings.count == 2)
-            let batcher = BookingBatcher(
-                store: store, worker: "w", eventLoop: client.eventLoop, logger: Logger(label: "test"), maxBatch: 16,
-                linger: linger)
             let before = try await functionCalls(client)
             var futures = [batcher.book(bookings[0])]
             if let gap {
@@ -73,12 +83,7 @@ struct BookingBatcherTests {
 
     @Test("a full batch goes out at once, without waiting for the linger")
     func fullBatchFlushes() async throws {
-        try await withValkey { (_, client) async throws in
-            let store = PaymentStore(client: client, keys: StoreKeys(prefix: "bb\(UInt32.random(in: 0...UInt32.max))"))
-            let bookings = try await claimedBookings(store)
-            let batcher = BookingBatcher(
-                store: store, worker: "w", eventLoop: client.eventLoop, logger: Logger(label: "test"), maxBatch: 2,
-                linger: .seconds(60))
+        try await withBatcher(maxBatch: 2, linger: .seconds(60)) { _, _, bookings, batcher in
             let done = NIOLockedValueBox(0)
             for b in bookings {
                 batcher.book(b).whenSuccess { done.withLockedValue { $0 += 1 } }
@@ -95,12 +100,7 @@ struct BookingBatcherTests {
 
     @Test("flushNow sends what waits at once, in the same write as a call made in the same tick")
     func flushNowRidesAlong() async throws {
-        try await withValkey { (_, client) async throws in
-            let store = PaymentStore(client: client, keys: StoreKeys(prefix: "bb\(UInt32.random(in: 0...UInt32.max))"))
-            let bookings = try await claimedBookings(store)
-            let batcher = BookingBatcher(
-                store: store, worker: "w", eventLoop: client.eventLoop, logger: Logger(label: "test"), maxBatch: 16,
-                linger: .seconds(60))
+        try await withBatcher(maxBatch: 16, linger: .seconds(60)) { client, store, bookings, batcher in
             let booked = try await client.eventLoop.submit { batcher.book(bookings[0]) }.get()
             let callsBefore = try await functionCalls(client)
             let readsBefore = try await stat(client, "total_reads_processed")
