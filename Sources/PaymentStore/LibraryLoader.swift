@@ -51,7 +51,8 @@ enum LibraryRegistry {
             // Without a list to go by (an error reply), nothing is deleted.
             guard case .array = noteAndList.1 else { return client.eventLoop.makeSucceededFuture([]) }
             let names = libraryNames(noteAndList.1)
-            let deleting = stale(libraries: names, loads: loadTimes(loads), now: now)
+            let loadedAt = loadTimes(loads)
+            let deleting = stale(libraries: names, loads: loadedAt, now: now)
             var steps: [EventLoopFuture<RESPValue>] = []
             for name in deleting {
                 steps.append(client.send("FUNCTION", "DELETE", name))
@@ -59,8 +60,7 @@ enum LibraryRegistry {
             }
             // Notes of libraries that are gone (deleted by hand, or a server emptied) go too.
             let present = Set(names.map { String($0.dropFirst(family.count)) })
-            for version in loadTimes(loads).keys where !present.contains(version) && version != PaymentLifecycle.version
-            {
+            for version in loadedAt.keys where !present.contains(version) && version != PaymentLifecycle.version {
                 steps.append(client.send("HDEL", key, version))
             }
             return EventLoopFuture.whenAllComplete(steps, on: client.eventLoop).map { _ in deleting }

@@ -5,8 +5,9 @@ import ValkeyClient
 
 /// Books the payments that processors accepted in batches: the answers that arrive within the
 /// linger of the first (or within one event-loop tick, without a linger) go to Valkey in one
-/// `book` call, or sooner once they fill a batch or the worker claims (`flushNow`). A failed call (Valkey restarting) is sent
-/// again after a pause; booking is idempotent, so a lost reply costs nothing.
+/// `book` call, or sooner once they fill a batch or the worker claims (`flushNow`). A failed
+/// call (Valkey restarting) is sent again after a pause; booking is idempotent, so a lost reply
+/// costs nothing.
 final class BookingBatcher: @unchecked Sendable {
     private let store: PaymentStore
     private let worker: String

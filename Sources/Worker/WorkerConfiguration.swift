@@ -29,8 +29,8 @@ public struct WorkerConfiguration: Sendable {
     /// meanwhile takes what waits along, in the same write. Not longer: 30 ms (so that bookings
     /// would nearly always wait for a claim) cut context switches 10 % but raised the preview's
     /// p99 1.2-1.3x in two sets of runs (most likely because Valkey runs one client's pipelined
-    /// calls back to back, and the larger batches held up the accepts behind them). This only delays the summary, by far less than
-    /// the checker's 2 s lag.
+    /// calls back to back, and the larger batches held up the accepts behind them). This only
+    /// delays the summary, by far less than the checker's 2 s lag.
     public var bookLingerMillis: Int = 10
     /// On stop, how long payments out at processors may take to finish before the rest is
     /// handed back.

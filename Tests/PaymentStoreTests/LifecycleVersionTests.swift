@@ -10,7 +10,8 @@ struct LifecycleVersionTests {
     @Test("the version is derived from the text and names the library and every function")
     func derived() {
         #expect(PaymentLifecycle.version.count == 8)
-        #expect(PaymentLifecycle.library.hasPrefix("#!lua name=rinha_payments_\(PaymentLifecycle.version)\n"))
+        // The registry finds this build's library, and its elders, by this name.
+        #expect(PaymentLifecycle.library.hasPrefix("#!lua name=\(LibraryRegistry.family)\(PaymentLifecycle.version)\n"))
         #expect(!PaymentLifecycle.library.contains("@V"))
         #expect(PaymentLifecycle.library.contains("name .. '_\(PaymentLifecycle.version)'"))
         #expect(PaymentLifecycle.function("accept") == "accept_\(PaymentLifecycle.version)")

@@ -130,7 +130,6 @@ class Stack:
             assert total == expected_count, (ours, expected_count)
         return ours
 
-
     def window_watch(self, **kwargs):
         """The checker's windows compared while a test runs (a context manager)."""
         return WindowWatch(self.gateway, self.processors, TOKEN, **kwargs)

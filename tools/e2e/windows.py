@@ -1,14 +1,13 @@
 """The official checker's view during an end-to-end test: the backend's summary of a sliding
-window compared with the processors', over and over, while payments are sent and faults strike."""
+window compared with the processors', over and over, while payments are sent and faults strike.
+The comparison is the drills' (tools/lib/drill.py): counts and exact cents per processor."""
 
 import json
 import threading
 import time
 from decimal import Decimal
 
-
-def iso_ms(ms):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+from drill import CONSISTENT_WITHIN_S, PROCESSORS, iso_ms, side_totals, to_cents
 
 
 class WindowWatch:
@@ -49,17 +48,17 @@ class WindowWatch:
                      f"&to={iso_ms(now_ms - int(self.window[1] * 1000))}")
             status, text = self.backend.request("GET", "/payments-summary?" + query)
             theirs = {}
-            for p in ("default", "fallback"):
+            for p in PROCESSORS:
                 code, body = self.processors[p].request("GET", "/admin/payments-summary?" + query,
                                                         headers=self.admin_headers)
-                theirs[p] = json.loads(body, parse_float=Decimal) if code == 200 else None
-            if status != 200 or None in theirs.values():
+                if code == 200:
+                    answer = json.loads(body, parse_float=Decimal)
+                    theirs[p] = (int(answer["totalRequests"]), to_cents(answer["totalAmount"]))
+            if status != 200 or len(theirs) < len(PROCESSORS):
                 self.checks.append((t, "unanswered", status))
             else:
-                ours = json.loads(text, parse_float=Decimal)
-                pairs = {p: ((ours[p]["totalRequests"], Decimal(ours[p]["totalAmount"])),
-                             (theirs[p]["totalRequests"], Decimal(theirs[p]["totalAmount"])))
-                         for p in ("default", "fallback")}
+                ours = side_totals(json.loads(text, parse_float=Decimal))
+                pairs = {p: (ours[p], theirs[p]) for p in PROCESSORS}  # (count, cents) each side
                 same = all(a == b for a, b in pairs.values())
                 self.checks.append((t, "match" if same else "mismatch", pairs))
             self._stop.wait(max(0.0, self.interval - (self.now() - t)))
@@ -80,7 +79,7 @@ class WindowWatch:
             longest, first = self.checks[-1][0] - start[0] + self.interval, start
         return longest, first
 
-    def assert_consistent(self, within_s=2.0, min_matches=4):
+    def assert_consistent(self, within_s=CONSISTENT_WITHIN_S, min_matches=4):
         """Every mismatch of the windows is gone within `within_s` (the drills' target), the last
         checks agree, and enough checks were answered to mean something."""
         matches = [c for c in self.checks if c[1] == "match"]
