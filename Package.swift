@@ -55,11 +55,21 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
-        // The NIO HTTP/1.1 server the API and the simulator share: bind, aggregate, answer, quiesce.
+        // HTTP/1.1 on the wire, by hand: strict head parsing and request framing over bytes, shared
+        // by the gateway (which forwards what it framed) and the API's server.
+        .target(
+            name: "HTTPWire",
+            dependencies: [
+                "TextFormats",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The HTTP/1.1 servers' shared parts: the API's lean server (HTTPWire's framing, answers
+        // written as bytes) and the quiescing, binding and message types the simulator uses too.
         .target(
             name: "HTTPServerKit",
             dependencies: [
-                "NetworkEndpoint",
+                "NetworkEndpoint", "HTTPWire", "TextFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -94,7 +104,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "NetworkEndpoint", "HTTPServerKit", "TextFormats",
+                "NetworkEndpoint", "HTTPServerKit", "HTTPWire", "TextFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -215,10 +225,21 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire", "TestSupport"]),
+        .testTarget(
+            name: "HTTPServerKitTests",
+            dependencies: [
+                "HTTPServerKit", "NetworkEndpoint", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "NetworkEndpoint", "TextFormats", "TestSupport",
+                "Gateway", "HTTPWire", "NetworkEndpoint", "TextFormats", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

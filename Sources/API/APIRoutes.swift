@@ -20,11 +20,12 @@ struct APIRoutes: Sendable {
             return summary(request, on: eventLoop)
         case (.POST, "/purge-payments"):
             let deadline = NIODeadline.now() + .milliseconds(configuration.enqueueDeadlineMillis)
-            return Self.bounded(
-                Self.retrying(until: deadline, on: eventLoop) { store.purge() }, by: deadline, on: eventLoop
-            )
-            .map { _ in .json(.ok, #"{"message":"All payments purged."}"#) }
-            .recover { _ in .error(.serviceUnavailable, "storage unavailable") }
+            return Self.answer(
+                by: deadline, on: eventLoop, operation: { store.purge() },
+                respond: { result in
+                    guard case .success = result else { return .error(.serviceUnavailable, "storage unavailable") }
+                    return .json(.ok, #"{"message":"All payments purged."}"#)
+                })
         case (.GET, "/health"):
             return store.isConnected.map { up in
                 up ? .json(.ok, #"{"status":"ok"}"#) : .error(.serviceUnavailable, "storage unavailable")
@@ -52,21 +53,20 @@ struct APIRoutes: Sendable {
             // margin before the client gets its 503: an answer of 503 then always means "not
             // accepted", even when a stalled Valkey wakes up later and runs what was sent.
             let storeDeadline = WallClock.nowMillis() + budget - Self.lateMargin
-            let accepted = Self.retrying(until: deadline, on: eventLoop) {
-                store.accept(payment, deadlineMillis: storeDeadline)
-            }
-            return Self.bounded(accepted, by: deadline, on: eventLoop).map { outcome in
-                switch outcome {
-                case .queued, .repeated: return Self.accepted
-                case .conflict: return .error(.conflict, "correlationId already used with another amount")
-                case .late: return .error(.serviceUnavailable, "payment not accepted: storage too slow, retry")
-                }
-            }.recover { error in
-                if case ValkeyError.server(let message) = error, message.hasPrefix("OOM") {
-                    return .error(.serviceUnavailable, "payment not accepted: storage full, retry later")
-                }
-                return .error(.serviceUnavailable, "payment not accepted: storage unavailable, retry")
-            }
+            return Self.answer(
+                by: deadline, on: eventLoop, operation: { store.accept(payment, deadlineMillis: storeDeadline) },
+                respond: { result in
+                    switch result {
+                    case .success(.queued), .success(.repeated): return Self.accepted
+                    case .success(.conflict): return .error(.conflict, "correlationId already used with another amount")
+                    case .success(.late):
+                        return .error(.serviceUnavailable, "payment not accepted: storage too slow, retry")
+                    case .failure(ValkeyError.server(let message)) where message.hasPrefix("OOM"):
+                        return .error(.serviceUnavailable, "payment not accepted: storage full, retry later")
+                    case .failure:
+                        return .error(.serviceUnavailable, "payment not accepted: storage unavailable, retry")
+                    }
+                })
         }
     }
 
@@ -74,42 +74,42 @@ struct APIRoutes: Sendable {
     /// reply's way back.
     static let lateMargin: Int64 = 100
 
-    /// The operation's result, or a failure at `deadline` if it has none by then (a stalled
-    /// Valkey never answers: the client must not wait for it).
-    static func bounded<T: Sendable>(
-        _ future: EventLoopFuture<T>, by deadline: NIODeadline, on eventLoop: any EventLoop
-    ) -> EventLoopFuture<T> {
-        let promise = eventLoop.makePromise(of: T.self)
-        // Both callbacks run on `eventLoop`; the first one answers.
+    /// The answer made by `respond` from the result of `operation`, run again while it fails
+    /// with a transient Valkey error (a restart in progress) and the deadline allows, or from
+    /// `ValkeyError.unavailable` at `deadline` if there is no result by then (a stalled Valkey
+    /// never answers: the client must not wait for it). Only for operations that are safe to
+    /// repeat. One promise and one timer per request, completed in the tick the reply arrives in:
+    /// this is every payment's path, so no chain of futures between the reply and the answer.
+    static func answer<T: Sendable>(
+        by deadline: NIODeadline, on eventLoop: any EventLoop,
+        operation: @escaping @Sendable () -> EventLoopFuture<T>,
+        respond: @escaping @Sendable (Result<T, any Error>) -> HTTPServerResponse
+    ) -> EventLoopFuture<HTTPServerResponse> {
+        let promise = eventLoop.makePromise(of: HTTPServerResponse.self)
+        // The timer and the replies all run on `eventLoop`; the first to come answers.
         let answered = NIOLoopBoundBox(false, eventLoop: eventLoop)
         let timer = eventLoop.scheduleTask(deadline: deadline) {
             guard !answered.value else { return }
             answered.value = true
-            promise.fail(ValkeyError.unavailable)
+            promise.succeed(respond(.failure(ValkeyError.unavailable)))
         }
-        future.hop(to: eventLoop).whenComplete { result in
-            timer.cancel()
-            guard !answered.value else { return }
-            answered.value = true
-            promise.completeWith(result)
-        }
-        return promise.futureResult
-    }
-
-    /// Runs `operation` again while it fails with a transient Valkey error (a restart in
-    /// progress) and the deadline allows. Only for operations that are safe to repeat.
-    static func retrying<T: Sendable>(
-        until deadline: NIODeadline, on eventLoop: any EventLoop,
-        _ operation: @escaping @Sendable () -> EventLoopFuture<T>
-    ) -> EventLoopFuture<T> {
-        operation().hop(to: eventLoop).flatMapError { error in
-            let pause = TimeAmount.milliseconds(20)
-            guard let valkeyError = error as? ValkeyError, valkeyError.isTransient, NIODeadline.now() + pause < deadline
-            else { return eventLoop.makeFailedFuture(error) }
-            return eventLoop.scheduleTask(in: pause) {}.futureResult.flatMap {
-                retrying(until: deadline, on: eventLoop, operation)
+        @Sendable func attempt() {
+            operation().hop(to: eventLoop).whenComplete { result in
+                guard !answered.value else { return }
+                let pause = TimeAmount.milliseconds(20)
+                if case .failure(let error as ValkeyError) = result, error.isTransient,
+                    NIODeadline.now() + pause < deadline
+                {
+                    eventLoop.scheduleTask(in: pause) { attempt() }
+                    return
+                }
+                answered.value = true
+                timer.cancel()
+                promise.succeed(respond(result))
             }
         }
+        attempt()
+        return promise.futureResult
     }
 
     private func summary(_ request: HTTPServerRequest, on eventLoop: any EventLoop) -> EventLoopFuture<
@@ -122,8 +122,13 @@ struct APIRoutes: Sendable {
             return eventLoop.makeSucceededFuture(.error(.badRequest, error.message))
         }
         let deadline = NIODeadline.now() + .milliseconds(configuration.enqueueDeadlineMillis)
-        let summary = Self.retrying(until: deadline, on: eventLoop) { store.summary(window) }
-        return Self.bounded(summary, by: deadline, on: eventLoop).map { .json(.ok, $0.json) }
-            .recover { _ in .error(.serviceUnavailable, "storage unavailable") }
+        return Self.answer(
+            by: deadline, on: eventLoop, operation: { store.summary(window) },
+            respond: { result in
+                guard case .success(let summary) = result else {
+                    return .error(.serviceUnavailable, "storage unavailable")
+                }
+                return .json(.ok, summary.json)
+            })
     }
 }

@@ -1,3 +1,4 @@
+import HTTPWire
 import NIOCore
 
 /// Answers any HTTP request on the admin address with the upstream counters as JSON, then

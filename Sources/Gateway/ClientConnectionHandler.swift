@@ -1,3 +1,4 @@
+import HTTPWire
 import NIOCore
 
 /// Serves one client connection: frames its requests, forwards each to an upstream through the

@@ -1,3 +1,4 @@
+import HTTPWire
 import NIOCore
 
 /// The life of one client connection, apart from any channel: which requests it may read,

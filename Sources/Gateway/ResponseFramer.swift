@@ -1,3 +1,4 @@
+import HTTPWire
 import TextFormats
 
 /// Delimits one response in the bytes an upstream sent, incrementally, like `RequestFramer`.

@@ -1,3 +1,5 @@
+import HTTPWire
+
 /// What the gateway needs to know about an upstream's response head. Offsets are relative to
 /// the start of the upstream connection's unread bytes.
 struct ResponseHead: Equatable, Sendable {

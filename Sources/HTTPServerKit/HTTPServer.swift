@@ -1,13 +1,12 @@
 import Logging
 import NIOCore
 import NIOExtras
-import NIOHTTP1
 import NIOPosix
 import NetworkEndpoint
 
-/// An HTTP/1.1 server on a TCP port or a Unix socket, keep-alive and pipelining aware.
-/// `start` returns once the socket is bound; `close` stops accepting, lets the requests in
-/// progress be answered (NIO's `HTTPServerPipelineHandler` closes each connection after its
+/// An HTTP/1.1 server on a TCP port or a Unix socket, keep-alive and pipelining aware (each
+/// connection is an `HTTPConnectionHandler`). `start` returns once the socket is bound; `close`
+/// stops accepting, lets the requests in progress be answered (each connection closes after its
 /// answer once NIOExtras' quiescing helper asks), then closes what is left.
 public final class HTTPServer: Sendable {
     public let channel: any Channel
@@ -27,6 +26,8 @@ public final class HTTPServer: Sendable {
         target: Endpoint,
         group: any EventLoopGroup,
         maxBodySize: Int = 4096,
+        // Twice the gateway's own limit: a head it forwarded, rewritten or not, always fits.
+        maxHeaderSize: Int = 16384,
         backlog: Int32 = 4096,
         handler: @escaping HTTPHandler
     ) async throws -> HTTPServer {
@@ -42,9 +43,9 @@ public final class HTTPServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    try sync.configureHTTPServerPipeline(withErrorHandling: false)
-                    try sync.addHandler(RequestAggregator(maxBodySize: maxBodySize, handler: handler))
+                    try channel.pipeline.syncOperations.addHandler(
+                        HTTPConnectionHandler(
+                            maxHeaderBytes: maxHeaderSize, maxBodyBytes: maxBodySize, handler: handler))
                 }
             }
         // Payments are tiny: on TCP, no Nagle delay for the answer (a Unix socket has none).

@@ -126,10 +126,13 @@ public final class WorkerEngine: Sendable {
                 gate.take(claimed.count)
                 for c in claimed {
                     inHand.withLockedValue { _ = $0.insert(c.payment.payload) }
-                    group.addTask {
-                        await self.process(c.payment, from: c.record)
-                        self.inHand.withLockedValue { _ = $0.remove(c.payment.payload) }
-                        self.gate.give()
+                    if case .attempt(let attempt)? = c.record, !attempt.pinned {
+                        sendFirst(c.payment, attempt)
+                    } else {
+                        group.addTask {
+                            await self.process(c.payment, from: c.record)
+                            self.release(c.payment)
+                        }
                     }
                 }
                 if claimed.isEmpty {
@@ -154,8 +157,53 @@ public final class WorkerEngine: Sendable {
 
     // MARK: One payment
 
+    /// The common case of a claimed payment, on futures: its first call, then its booking. Every
+    /// payment starts here and most end here, so it creates no task and suspends nothing: a child
+    /// task per payment, resumed after the call and after the booking, cost each worker 8 % more
+    /// CPU in the preview (143 against 131 µs per payment, four runs each, interleaved). Any other
+    /// outcome goes on in `process`, in a task of its own: not a child of the claim loop's group,
+    /// which cannot be reached from here; the engine's drain waits for it through the capacity
+    /// gate like for any other.
+    private func sendFirst(_ payment: QueuedPayment, _ attempt: PaymentRecord.Attempt) {
+        call(payment, attempt) { outcome in
+            guard outcome != .accepted else {
+                self.bookings.book(.init(payment: payment, attempt: attempt)).whenComplete { _ in
+                    self.release(payment)
+                }
+                return
+            }
+            Task(executorPreference: self.executor) {
+                await self.process(payment, from: .attempt(attempt), firstOutcome: outcome)
+                self.release(payment)
+            }
+        }
+    }
+
+    /// One call to the attempt's processor, the router told when it starts and how it ended;
+    /// `then` runs on the processor client's event loop.
+    private func call(
+        _ payment: QueuedPayment, _ attempt: PaymentRecord.Attempt, then: @escaping @Sendable (CallOutcome) -> Void
+    ) {
+        let startedAt = WallClock.nowMillis()
+        router.withLockedValue { $0.callStarted(attempt.processor, now: startedAt) }
+        processors.sendFuture(payment, attempt: attempt).whenSuccess { outcome in
+            let endedAt = WallClock.nowMillis()
+            self.router.withLockedValue {
+                $0.callEnded(attempt.processor, startedAt: startedAt, now: endedAt, outcome: outcome)
+            }
+            then(outcome)
+        }
+    }
+
+    /// The payment is no longer in this worker's hands: its slot is free.
+    private func release(_ payment: QueuedPayment) {
+        inHand.withLockedValue { _ = $0.remove(payment.payload) }
+        gate.give()
+    }
+
     /// Sends a claimed payment under its attempt until a processor has it, then books it.
-    func process(_ payment: QueuedPayment, from claimed: PaymentRecord?) async {
+    /// `firstOutcome`: the attempt `claimed` was already sent once and ended so.
+    func process(_ payment: QueuedPayment, from claimed: PaymentRecord?, firstOutcome: CallOutcome? = nil) async {
         var record = claimed
         if record == nil {
             // The claim could not reach its record (a bucket it did not expect): begin it here.
@@ -173,6 +221,7 @@ public final class WorkerEngine: Sendable {
             return
         }
         var backoff: Int64 = 50
+        var sentOutcome = firstOutcome
         while true {
             if stopping && current.pinned { return }
             if current.pinned {
@@ -188,12 +237,14 @@ public final class WorkerEngine: Sendable {
                 }
             }
 
-            let startedAt = WallClock.nowMillis()
-            router.withLockedValue { $0.callStarted(current.processor, now: startedAt) }
-            let outcome = await processors.send(payment, attempt: current)
-            let endedAt = WallClock.nowMillis()
-            router.withLockedValue {
-                $0.callEnded(current.processor, startedAt: startedAt, now: endedAt, outcome: outcome)
+            let outcome: CallOutcome
+            if let sent = sentOutcome {
+                outcome = sent
+                sentOutcome = nil
+            } else {
+                let attempt = current
+                outcome = await withCheckedContinuation { sent in call(payment, attempt) { sent.resume(returning: $0) }
+                }
             }
 
             switch outcome {

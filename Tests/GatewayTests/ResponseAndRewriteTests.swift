@@ -2,6 +2,7 @@ import NIOCore
 import Testing
 
 @testable import Gateway
+@testable import HTTPWire
 
 func frameResponse(_ text: String, requestWasHead: Bool = false) -> ResponseFramer.Outcome {
     var framer = ResponseFramer(maxResponseBytes: 1 << 20)

@@ -2,6 +2,7 @@ import NIOCore
 import Testing
 
 @testable import Gateway
+@testable import HTTPWire
 
 @Suite("Client connection state machine, without a channel")
 struct StateMachineTests {

@@ -1,34 +1,39 @@
 import NIOHTTP1
 
-/// What the gateway needs to know about a parsed request head. Offsets are relative to the
-/// start of the client's unread bytes.
-struct RequestHead: Equatable, Sendable {
+/// What a proxy or a small server needs to know about a parsed request head. Offsets are
+/// relative to the start of the client's unread bytes.
+public struct RequestHead: Equatable, Sendable {
     /// Where the request line starts (empty lines before it are skipped, RFC 9112 §2.2).
-    var start: Int
+    public var start: Int
     /// Just past the blank line that ends the head.
-    var headEnd: Int
-    var isHTTP10: Bool
+    public var headEnd: Int
+    public var isHTTP10: Bool
     /// A HEAD request: its answer has no body whatever its Content-Length says.
-    var isHeadMethod: Bool
+    public var isHeadMethod: Bool
     /// Whether the client wants the connection kept open after the answer.
-    var keepAlive: Bool
-    /// HTTP/1.1 `Expect: 100-continue`: the gateway itself answers 100, since it buffers bodies.
-    var expectContinue: Bool
+    public var keepAlive: Bool
+    /// HTTP/1.1 `Expect: 100-continue`: the server or proxy answers 100 itself, since it buffers
+    /// bodies.
+    public var expectContinue: Bool
     /// The head carries something that must not go upstream as is (hop-by-hop headers, HTTP/1.0).
-    var needsRewrite: Bool
-    var framing: BodyFraming
+    public var needsRewrite: Bool
+    public var framing: BodyFraming
+    /// Where the method is (`p[method]`), for a server that dispatches on it.
+    public var method: Range<Int> = 0..<0
+    /// Where the request-target is (`p[target]`): path and query, as sent.
+    public var target: Range<Int> = 0..<0
 }
 
 /// Why a request is refused. The client gets `status` and the connection is closed, since
 /// after a framing error the position of the next request is unknown.
-enum RequestError: Error, Equatable, Sendable {
+public enum RequestError: Error, Equatable, Sendable {
     case malformed
     case headerTooLarge
     case bodyTooLarge
     case expectationFailed
     case unsupportedTransferCoding
 
-    var status: HTTPResponseStatus {
+    public var status: HTTPResponseStatus {
         switch self {
         case .malformed: .badRequest
         case .headerTooLarge: .requestHeaderFieldsTooLarge
@@ -41,7 +46,7 @@ enum RequestError: Error, Equatable, Sendable {
 
 extension RequestHead {
     /// Parses and validates `p[start..<headEnd]`, which `HTTPSyntax.findHeadEnd` delimited.
-    static func parse(_ p: UnsafeRawBufferPointer, start: Int, headEnd: Int) throws(RequestError)
+    public static func parse(_ p: UnsafeRawBufferPointer, start: Int, headEnd: Int) throws(RequestError)
         -> RequestHead
     {
         // Request line: method SP request-target SP HTTP/1.x CRLF
@@ -56,6 +61,7 @@ extension RequestHead {
         let targetStart = i
         while p[i] > 0x20 && p[i] != 0x7F { i += 1 }
         guard i > targetStart, p[i] == HTTPSyntax.space, i + 10 <= headEnd else { throw .malformed }
+        let targetEnd = i
         i += 1
         guard p[i] == UInt8(ascii: "H"), p[i + 1] == UInt8(ascii: "T"), p[i + 2] == UInt8(ascii: "T"),
             p[i + 3] == UInt8(ascii: "P"), p[i + 4] == UInt8(ascii: "/"), p[i + 5] == UInt8(ascii: "1"),
@@ -140,7 +146,9 @@ extension RequestHead {
             keepAlive: isHTTP10 ? connectionKeepAlive && !connectionClose : !connectionClose,
             expectContinue: expectContinue && framing != .none,
             needsRewrite: needsRewrite,
-            framing: framing
+            framing: framing,
+            method: start..<(targetStart - 1),
+            target: targetStart..<targetEnd
         )
     }
 

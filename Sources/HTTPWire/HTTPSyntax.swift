@@ -1,4 +1,5 @@
-/// Byte-level HTTP/1.1 syntax shared by the request and response framers.
+/// Byte-level HTTP/1.1 syntax shared by the request and response framers (the gateway's and the
+/// API's HTTP server's).
 ///
 /// The gateway parses heads by hand instead of with NIOHTTP1's `HTTPRequestDecoder`: a proxy
 /// only needs the framing (length, chunked, keep-alive) and the hop-by-hop headers, and can then
@@ -6,38 +7,38 @@
 /// an `HTTPRequestHead` with a `String` per header and the encoder would write them all out again
 /// on every request. Parsing is strict (CRLF line ends, no obs-fold, no whitespace before the
 /// colon), so the upstream's parser can never see a different message than we did.
-enum HTTPSyntax {
-    static let cr: UInt8 = 13
-    static let lf: UInt8 = 10
-    static let space: UInt8 = 32
-    static let tab: UInt8 = 9
-    static let colon: UInt8 = 58
+public enum HTTPSyntax {
+    public static let cr: UInt8 = 13
+    public static let lf: UInt8 = 10
+    public static let space: UInt8 = 32
+    public static let tab: UInt8 = 9
+    public static let colon: UInt8 = 58
 
     /// RFC 9110 `tchar` (``!#$%&'*+-.^_`|~``, digits, letters) as a 128-bit mask over ASCII.
     /// Literals rather than a computed `static let`, which would cost a `swift_once` per byte.
-    private static var tcharLow: UInt64 { 0x03FF_6CFA_0000_0000 }
-    private static var tcharHigh: UInt64 { 0x57FF_FFFF_C7FF_FFFE }
+    @usableFromInline static var tcharLow: UInt64 { 0x03FF_6CFA_0000_0000 }
+    @usableFromInline static var tcharHigh: UInt64 { 0x57FF_FFFF_C7FF_FFFE }
 
-    @inline(__always)
-    static func isTchar(_ byte: UInt8) -> Bool {
+    @inlinable @inline(__always)
+    public static func isTchar(_ byte: UInt8) -> Bool {
         byte < 64
             ? tcharLow & (1 << UInt64(byte)) != 0
             : byte < 128 && tcharHigh & (1 << UInt64(byte - 64)) != 0
     }
 
     /// A field-value byte: visible ASCII, space, tab or obs-text; never CR, LF, NUL or DEL.
-    @inline(__always)
-    static func isFieldValueByte(_ byte: UInt8) -> Bool {
+    @inlinable @inline(__always)
+    public static func isFieldValueByte(_ byte: UInt8) -> Bool {
         byte >= 0x20 ? byte != 0x7F : byte == tab
     }
 
-    @inline(__always)
-    static func lowercased(_ byte: UInt8) -> UInt8 {
+    @inlinable @inline(__always)
+    public static func lowercased(_ byte: UInt8) -> UInt8 {
         byte &- 65 < 26 ? byte | 0x20 : byte
     }
 
     /// Whether `p[range]` equals the lowercase ASCII `literal`, ignoring case.
-    static func equalsIgnoringCase(
+    public static func equalsIgnoringCase(
         _ p: UnsafeRawBufferPointer, _ range: Range<Int>, _ literal: StaticString
     ) -> Bool {
         guard range.count == literal.utf8CodeUnitCount else { return false }
@@ -50,7 +51,7 @@ enum HTTPSyntax {
         return true
     }
 
-    static func equalsIgnoringCase(_ p: UnsafeRawBufferPointer, _ a: Range<Int>, _ b: Range<Int>)
+    public static func equalsIgnoringCase(_ p: UnsafeRawBufferPointer, _ a: Range<Int>, _ b: Range<Int>)
         -> Bool
     {
         guard a.count == b.count else { return false }
@@ -61,7 +62,7 @@ enum HTTPSyntax {
     /// Finds the end of a head: the index just past its blank line, or nil if not there yet.
     /// `scanned` is where the previous call stopped, so a slow client costs linear time in total.
     /// A LF not preceded by CR is malformed.
-    static func findHeadEnd(_ p: UnsafeRawBufferPointer, start: Int, scanned: inout Int)
+    public static func findHeadEnd(_ p: UnsafeRawBufferPointer, start: Int, scanned: inout Int)
         throws(SyntaxError) -> Int?
     {
         var i = max(scanned, start)
@@ -81,7 +82,7 @@ enum HTTPSyntax {
     /// Calls `body(name, value)` for each header line of `p[from..<headEnd]`, where `from` is the
     /// start of the first header line and `headEnd` is past the blank line. The value is trimmed
     /// of surrounding whitespace. Throws on obs-fold, a bad name or a control byte in a value.
-    static func forEachHeader(
+    public static func forEachHeader(
         _ p: UnsafeRawBufferPointer,
         from: Int,
         headEnd: Int,
@@ -111,7 +112,7 @@ enum HTTPSyntax {
     }
 
     /// Calls `body` with each comma-separated, trimmed, non-empty element of `p[range]`.
-    static func forEachListElement(
+    public static func forEachListElement(
         _ p: UnsafeRawBufferPointer, _ range: Range<Int>, _ body: (Range<Int>) -> Void
     ) {
         var i = range.lowerBound
@@ -130,7 +131,7 @@ enum HTTPSyntax {
     }
 
     /// A Content-Length value: 1 to 18 digits, nothing else (no sign, no list).
-    static func parseContentLength(_ p: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
+    public static func parseContentLength(_ p: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
         guard !range.isEmpty, range.count <= 18 else { return nil }
         var value = 0
         for index in range {
@@ -143,7 +144,7 @@ enum HTTPSyntax {
 
     /// Headers a proxy must not forward (RFC 9110 §7.6.1), plus the ones the gateway handles
     /// itself. Transfer-Encoding and Content-Length are framing and handled separately.
-    static func isHopByHop(_ p: UnsafeRawBufferPointer, _ name: Range<Int>) -> Bool {
+    public static func isHopByHop(_ p: UnsafeRawBufferPointer, _ name: Range<Int>) -> Bool {
         switch name.count {
         case 2: return equalsIgnoringCase(p, name, "te")
         case 6: return equalsIgnoringCase(p, name, "expect")
@@ -159,12 +160,12 @@ enum HTTPSyntax {
 }
 
 /// A syntax error in a head or a chunked body.
-enum SyntaxError: Error, Equatable {
+public enum SyntaxError: Error, Equatable {
     case malformed
 }
 
 /// How a message's body is delimited.
-enum BodyFraming: Equatable, Sendable {
+public enum BodyFraming: Equatable, Sendable {
     case none
     /// Exactly this many bytes.
     case length(Int)

@@ -1,7 +1,8 @@
 import NIOCore
+import TestSupport
 import Testing
 
-@testable import Gateway
+@testable import HTTPWire
 
 /// Feeds `text` to a fresh framer, optionally one byte at a time.
 func frame(_ text: String, maxHeader: Int = 8192, maxBody: Int = 1 << 20, byteByByte: Bool = false)
@@ -177,7 +178,7 @@ struct RequestFramerTests {
 
     @Test("random garbage never crashes the framer")
     func fuzz() {
-        var random = SplitMix64(seed: 1234)
+        var random = SeededGenerator(seed: 1234)
         let alphabet = Array("GET /HTP1.\r\n:; chunkedContent-Length0123456789abcxyz\u{0}\u{7F}".utf8)
         for _ in 0..<20_000 {
             let count = random.below(120)

@@ -3,9 +3,9 @@ import TextFormats
 /// Delimits one request at a time in the bytes a client sent, incrementally: the caller keeps
 /// appending to its buffer and calls `parse` again; after `.complete` it consumes `length` bytes
 /// and calls `reset`. Enforces the header and body size limits as the bytes arrive, so a client
-/// can never make the gateway buffer more than `maxHeaderBytes + maxBodyBytes` for a request.
-struct RequestFramer {
-    enum Outcome: Equatable {
+/// can never make the server buffer more than `maxHeaderBytes + maxBodyBytes` for a request.
+public struct RequestFramer {
+    public enum Outcome: Equatable {
         case incomplete
         /// Incomplete, and the client waits for `100 Continue` before sending the body.
         case sendContinue
@@ -20,18 +20,18 @@ struct RequestFramer {
         case chunked(RequestHead, ChunkedBodyScanner, scanned: Int, continueSent: Bool)
     }
 
-    let maxHeaderBytes: Int
-    let maxBodyBytes: Int
+    public let maxHeaderBytes: Int
+    public let maxBodyBytes: Int
     private var phase = Phase.head(scanned: 0)
 
-    init(maxHeaderBytes: Int, maxBodyBytes: Int) {
+    public init(maxHeaderBytes: Int, maxBodyBytes: Int) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxBodyBytes = maxBodyBytes
     }
 
-    mutating func reset() { phase = .head(scanned: 0) }
+    public mutating func reset() { phase = .head(scanned: 0) }
 
-    mutating func parse(_ p: UnsafeRawBufferPointer) -> Outcome {
+    public mutating func parse(_ p: UnsafeRawBufferPointer) -> Outcome {
         switch phase {
         case .head(var scanned):
             var start = 0

@@ -1,0 +1,271 @@
+import HTTPWire
+import NIOCore
+import NIOHTTP1
+import TextFormats
+
+/// One connection of `HTTPServer`: frames requests with HTTPWire's `RequestFramer`, hands each
+/// whole request to the application and writes its answer as one buffer.
+///
+/// By hand rather than NIOHTTP1's decoder, `HTTPServerPipelineHandler` and encoder, because this
+/// is every payment's hop and those three were about a quarter of the API's CPU in a profile of
+/// the preview: a `String` per header field, a head object per message, a state machine per
+/// request, and two `epoll_ctl` calls per request while the pipeline handler stopped and resumed
+/// reading around each answer. Here a request that arrives in one read is framed in place, its
+/// body is a slice of that read's buffer, and reading never stops unless pipelined bytes pile up.
+///
+/// Requests are answered one at a time, in order: the bytes of pipelined requests wait until the
+/// answer before them is written, up to `maxBufferedBytes`, past which the connection stops
+/// reading. Header fields are used for framing only and not handed on (`HTTPServerRequest.head`
+/// carries the method, the target and the version). Malformed or oversized input gets its status
+/// with a short JSON error, and the connection closes.
+final class HTTPConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let handler: HTTPHandler
+    private var framer: RequestFramer
+    /// What was read and not yet consumed; nil when empty, so that a request that came in one
+    /// read is framed in that read's own buffer, without a copy.
+    private var buffered: ByteBuffer?
+    private var answering = false
+    /// Whether the request being answered asked for the connection to stay open.
+    private var keepAlive = true
+    private var isHeadRequest = false
+    private var isHTTP10 = false
+    /// Set once an answer that closes the connection is on its way: nothing more is read.
+    private var closing = false
+    private var quiescing = false
+    /// A `read` held back while too many pipelined bytes wait.
+    private var readHeld = false
+    /// Guards `frameBuffered` against re-entry from an answer that completes synchronously.
+    private var framing = false
+
+    var maxBufferedBytes: Int { 2 * (framer.maxHeaderBytes + framer.maxBodyBytes) }
+
+    init(maxHeaderBytes: Int, maxBodyBytes: Int, handler: @escaping HTTPHandler) {
+        self.framer = RequestFramer(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes)
+        self.handler = handler
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        var bytes = unwrapInboundIn(data)
+        if buffered == nil {
+            buffered = bytes
+        } else {
+            buffered!.writeBuffer(&bytes)
+        }
+        frameBuffered(context: context)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if (buffered?.readableBytes ?? 0) >= maxBufferedBytes {
+            readHeld = true
+            return
+        }
+        context.read()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        quiescing = true
+        // An answer in progress closes the connection once written; an idle one closes now.
+        if !answering { context.close(promise: nil) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    /// Frames and starts the next request if none is being answered; loops rather than recursing
+    /// when answers complete synchronously, so that a burst of pipelined requests stays flat.
+    private func frameBuffered(context: ChannelHandlerContext) {
+        guard !framing else { return }
+        framing = true
+        defer { framing = false }
+        while !answering, !closing, let bytes = buffered, bytes.readableBytes > 0 {
+            let outcome = bytes.withUnsafeReadableBytes { framer.parse($0) }
+            switch outcome {
+            case .incomplete:
+                return
+            case .sendContinue:
+                context.writeAndFlush(wrapOutboundOut(Self.continueBytes(context.channel.allocator)), promise: nil)
+                return
+            case .failed(let error):
+                closing = true
+                buffered = nil
+                isHeadRequest = false  // the error's body goes out, whatever the last request was
+                write(HTTPServerResponse.error(error.status, error.message), keepAlive: false, context: context)
+                return
+            case .complete(let head, let length):
+                framer.reset()
+                let request = Self.request(bytes, head: head, length: length)
+                consume(length, context: context)
+                start(request, head: head, context: context)
+            }
+        }
+    }
+
+    private func consume(_ length: Int, context: ChannelHandlerContext) {
+        buffered!.moveReaderIndex(forwardBy: length)
+        if buffered!.readableBytes == 0 {
+            buffered = nil
+        } else if buffered!.readerIndex > 4096 {
+            buffered!.discardReadBytes()
+        }
+        if readHeld, (buffered?.readableBytes ?? 0) < maxBufferedBytes {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    private func start(_ request: HTTPServerRequest?, head: RequestHead, context: ChannelHandlerContext) {
+        answering = true
+        keepAlive = head.keepAlive
+        isHeadRequest = head.isHeadMethod
+        isHTTP10 = head.isHTTP10
+        guard let request else {
+            // Only a chunked body the framer accepted can fail here; it cannot, but a 400 is
+            // the safe answer if it ever did.
+            finish(.success(.error(.badRequest, "malformed HTTP request")), context: context)
+            return
+        }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        handler(request, context.eventLoop).hop(to: context.eventLoop).whenComplete { result in
+            let (handler, context) = bound.value
+            handler.finish(result, context: context)
+        }
+    }
+
+    private func finish(_ result: Result<HTTPServerResponse, any Error>, context: ChannelHandlerContext) {
+        answering = false
+        let response: HTTPServerResponse
+        switch result {
+        case .success(let r): response = r
+        case .failure: response = .error(.internalServerError, "internal error")
+        }
+        let keepOpen = keepAlive && !quiescing
+        if !keepOpen { closing = true }
+        write(response, keepAlive: keepOpen, context: context)
+        if keepOpen { frameBuffered(context: context) }
+    }
+
+    private func write(_ response: HTTPServerResponse, keepAlive: Bool, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        let connection: HTTPServerResponse.ConnectionHeader = !keepAlive ? .close : isHTTP10 ? .keepAlive : .none
+        let bytes = response.encoded(
+            connection: connection, withBody: !isHeadRequest, allocator: context.channel.allocator)
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        } else {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    private static func continueBytes(_ allocator: ByteBufferAllocator) -> ByteBuffer {
+        var out = allocator.buffer(capacity: 25)
+        out.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+        return out
+    }
+
+    /// The request `bytes[..<length]` framed as `head`, or nil if its chunked body does not decode.
+    static func request(_ bytes: ByteBuffer, head: RequestHead, length: Int) -> HTTPServerRequest? {
+        let (method, uri) = bytes.withUnsafeReadableBytes { p in
+            (
+                Self.method(p, head.method),
+                String(decoding: UnsafeRawBufferPointer(rebasing: p[head.target]), as: UTF8.self)
+            )
+        }
+        let version: HTTPVersion = head.isHTTP10 ? .http1_0 : .http1_1
+        let requestHead = HTTPRequestHead(version: version, method: method, uri: uri)
+        let start = bytes.readerIndex
+        switch head.framing {
+        case .none, .untilClose:
+            return HTTPServerRequest(head: requestHead, body: ByteBuffer())
+        case .length(let count):
+            return HTTPServerRequest(head: requestHead, body: bytes.getSlice(at: start + head.headEnd, length: count)!)
+        case .chunked:
+            var body = ByteBuffer()
+            var scanner = ChunkedBodyScanner()
+            let end = bytes.withUnsafeReadableBytes { p in
+                try? scanner.scan(
+                    UnsafeRawBufferPointer(rebasing: p[..<length]), from: head.headEnd,
+                    onData: { range in body.writeBytes(UnsafeRawBufferPointer(rebasing: p[range])) })
+            }
+            guard end != nil else { return nil }
+            return HTTPServerRequest(head: requestHead, body: body)
+        }
+    }
+
+    private static func method(_ p: UnsafeRawBufferPointer, _ range: Range<Int>) -> HTTPMethod {
+        let bytes = UnsafeRawBufferPointer(rebasing: p[range])
+        switch bytes.count {
+        case 3 where bytes.elementsEqual("GET".utf8): return .GET
+        case 3 where bytes.elementsEqual("PUT".utf8): return .PUT
+        case 4 where bytes.elementsEqual("POST".utf8): return .POST
+        case 4 where bytes.elementsEqual("HEAD".utf8): return .HEAD
+        case 6 where bytes.elementsEqual("DELETE".utf8): return .DELETE
+        default: return .RAW(value: String(decoding: bytes, as: UTF8.self))
+        }
+    }
+}
+
+extension RequestError {
+    /// The short message of the JSON error the client gets.
+    var message: String {
+        switch self {
+        case .malformed: "malformed HTTP request"
+        case .headerTooLarge: "request head too large"
+        case .bodyTooLarge: "body too large"
+        case .expectationFailed: "expectation not supported"
+        case .unsupportedTransferCoding: "transfer coding not supported"
+        }
+    }
+}
+
+extension HTTPServerResponse {
+    /// The Connection header an answer carries: none (HTTP/1.1 keeps the connection open),
+    /// `close`, or `keep-alive` for an HTTP/1.0 client that asked for it.
+    enum ConnectionHeader { case none, close, keepAlive }
+
+    /// The whole answer as HTTP/1.1 bytes: status line, the response's own headers (but its
+    /// Content-Length and Connection, which are the server's to write), Content-Length, the
+    /// Connection header, and the body unless `withBody` is false (an answer to HEAD).
+    func encoded(connection: ConnectionHeader, withBody: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let bodyLength = body?.readableBytes ?? 0
+        var out = allocator.buffer(capacity: 96 + bodyLength)
+        out.writeStaticString("HTTP/1.1 ")
+        out.writeString(String(status.code))
+        out.writeStaticString(" ")
+        out.writeString(status.reasonPhrase)
+        out.writeStaticString("\r\n")
+        for (name, value) in headers where !Self.isServerHeader(name) {
+            out.writeString(name)
+            out.writeStaticString(": ")
+            out.writeString(value)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("Content-Length: ")
+        out.writeString(String(bodyLength))
+        switch connection {
+        case .none: out.writeStaticString("\r\n\r\n")
+        case .close: out.writeStaticString("\r\nConnection: close\r\n\r\n")
+        case .keepAlive: out.writeStaticString("\r\nConnection: keep-alive\r\n\r\n")
+        }
+        if withBody, var body { out.writeBuffer(&body) }
+        return out
+    }
+
+    private static func isServerHeader(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 10: name.lowercased() == "connection"
+        case 14: name.lowercased() == "content-length"
+        default: false
+        }
+    }
+}
