@@ -63,10 +63,7 @@ extension ResponseHead {
                 guard HTTPSyntax.isHopByHop(p, name) else { return }
                 needsRewrite = true
                 if HTTPSyntax.equalsIgnoringCase(p, name, "connection") {
-                    HTTPSyntax.forEachListElement(p, value) { token in
-                        if HTTPSyntax.equalsIgnoringCase(p, token, "close") { connectionClose = true }
-                        if HTTPSyntax.equalsIgnoringCase(p, token, "keep-alive") { connectionKeepAlive = true }
-                    }
+                    HTTPSyntax.noteConnectionOptions(p, value, close: &connectionClose, keepAlive: &connectionKeepAlive)
                 }
             }
         }

@@ -130,6 +130,17 @@ public enum HTTPSyntax {
         }
     }
 
+    /// Notes the `close` and `keep-alive` options a Connection header's value `p[value]` names
+    /// (a message may carry several such headers: each one only sets what it names).
+    public static func noteConnectionOptions(
+        _ p: UnsafeRawBufferPointer, _ value: Range<Int>, close: inout Bool, keepAlive: inout Bool
+    ) {
+        forEachListElement(p, value) { token in
+            if equalsIgnoringCase(p, token, "close") { close = true }
+            if equalsIgnoringCase(p, token, "keep-alive") { keepAlive = true }
+        }
+    }
+
     /// A Content-Length value: 1 to 18 digits, nothing else (no sign, no list).
     public static func parseContentLength(_ p: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
         guard !range.isEmpty, range.count <= 18 else { return nil }

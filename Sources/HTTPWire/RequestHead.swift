@@ -104,12 +104,8 @@ extension RequestHead {
                     guard HTTPSyntax.isHopByHop(p, name) else { return }
                     needsRewrite = true
                     if HTTPSyntax.equalsIgnoringCase(p, name, "connection") {
-                        HTTPSyntax.forEachListElement(p, value) { token in
-                            if HTTPSyntax.equalsIgnoringCase(p, token, "close") { connectionClose = true }
-                            if HTTPSyntax.equalsIgnoringCase(p, token, "keep-alive") {
-                                connectionKeepAlive = true
-                            }
-                        }
+                        HTTPSyntax.noteConnectionOptions(
+                            p, value, close: &connectionClose, keepAlive: &connectionKeepAlive)
                     } else if HTTPSyntax.equalsIgnoringCase(p, name, "expect") {
                         // HTTP/1.0 clients' expectations are ignored (RFC 9110 §10.1.1).
                         if isHTTP10 { return }
