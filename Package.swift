@@ -61,11 +61,13 @@ let package = Package(
             name: "HTTPWire",
             dependencies: [
                 "TextFormats",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // The HTTP/1.1 servers' shared parts: the API's lean server (HTTPWire's framing, answers
-        // written as bytes) and the quiescing, binding and message types the simulator uses too.
+        // written as bytes), the binding and quiescing the gateway uses too, and the request and
+        // response types the simulator shares.
         .target(
             name: "HTTPServerKit",
             dependencies: [

@@ -47,21 +47,12 @@ enum MessageRewriter {
                 var scanner = ChunkedBodyScanner()
                 _ = try? scanner.scan(p, from: head.headEnd) { bodyLength += $0.count }
             }
-            out.writeStaticString("content-length: ")
-            out.writeString(String(bodyLength))
-            out.writeStaticString("\r\n")
+            out.writeContentLength(bodyLength)
         }
-        if !keepAlive {
-            out.writeStaticString("connection: close\r\n")
-        } else if clientIsHTTP10 {
-            out.writeStaticString("connection: keep-alive\r\n")
-        }
+        out.writeConnectionHeader(keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10)
         out.writeStaticString("\r\n")
         if head.framing == .chunked {
-            var scanner = ChunkedBodyScanner()
-            _ = try? scanner.scan(p, from: head.headEnd) { range in
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[range]))
-            }
+            out.writeDechunked(p, from: head.headEnd)
         } else {
             out.writeBytes(UnsafeRawBufferPointer(rebasing: p[head.headEnd..<length]))
         }
@@ -73,13 +64,9 @@ enum MessageRewriter {
         allocator: ByteBufferAllocator
     ) -> ByteBuffer {
         var out = allocator.buffer(capacity: 96)
-        out.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n")
-        if status.code >= 200 { out.writeStaticString("content-length: 0\r\n") }
-        if !keepAlive {
-            out.writeStaticString("connection: close\r\n")
-        } else if clientIsHTTP10 {
-            out.writeStaticString("connection: keep-alive\r\n")
-        }
+        out.writeStatusLine(status)
+        if status.code >= 200 { out.writeContentLength(0) }
+        out.writeConnectionHeader(keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10)
         out.writeStaticString("\r\n")
         return out
     }

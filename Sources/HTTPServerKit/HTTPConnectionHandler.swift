@@ -1,17 +1,17 @@
 import HTTPWire
 import NIOCore
 import NIOHTTP1
-import TextFormats
 
 /// One connection of `HTTPServer`: frames requests with HTTPWire's `RequestFramer`, hands each
 /// whole request to the application and writes its answer as one buffer.
 ///
 /// By hand rather than NIOHTTP1's decoder, `HTTPServerPipelineHandler` and encoder, because this
-/// is every payment's hop and those three were about a quarter of the API's CPU in a profile of
-/// the preview: a `String` per header field, a head object per message, a state machine per
-/// request, and two `epoll_ctl` calls per request while the pipeline handler stopped and resumed
-/// reading around each answer. Here a request that arrives in one read is framed in place, its
-/// body is a slice of that read's buffer, and reading never stops unless pipelined bytes pile up.
+/// is every payment's hop: those built a `String` per header field and a head object per message,
+/// and the pipeline handler stopped and resumed reading around every answer (about two
+/// `epoll_ctl` calls per request, counted with `strace -c` at 500 requests/s; none here). Here a
+/// request that arrives in one read is framed in place, its body is a slice of that read's
+/// buffer, and reading never stops unless pipelined bytes pile up. The API used 0.81-0.83x the
+/// CPU per request after the change (`tools/bench-api`, interleaved runs; docs/api-bench.md).
 ///
 /// Requests are answered one at a time, in order: the bytes of pipelined requests wait until the
 /// answer before them is written, up to `maxBufferedBytes`, past which the connection stops
@@ -28,11 +28,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// What was read and not yet consumed; nil when empty, so that a request that came in one
     /// read is framed in that read's own buffer, without a copy.
     private var buffered: ByteBuffer?
-    private var answering = false
-    /// Whether the request being answered asked for the connection to stay open.
-    private var keepAlive = true
-    private var isHeadRequest = false
-    private var isHTTP10 = false
+    /// The head of the request being answered; nil between requests. How its answer is written
+    /// (kept open or not, with a body or not, which Connection header) follows from it.
+    private var answering: RequestHead?
     /// Set once an answer that closes the connection is on its way: nothing more is read.
     private var closing = false
     private var quiescing = false
@@ -74,7 +72,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         quiescing = true
         // An answer in progress closes the connection once written; an idle one closes now.
-        if !answering { context.close(promise: nil) }
+        if answering == nil { context.close(promise: nil) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -87,7 +85,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         guard !framing else { return }
         framing = true
         defer { framing = false }
-        while !answering, !closing, let bytes = buffered, bytes.readableBytes > 0 {
+        while answering == nil, !closing, let bytes = buffered, bytes.readableBytes > 0 {
             let outcome = bytes.withUnsafeReadableBytes { framer.parse($0) }
             switch outcome {
             case .incomplete:
@@ -98,8 +96,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             case .failed(let error):
                 closing = true
                 buffered = nil
-                isHeadRequest = false  // the error's body goes out, whatever the last request was
-                write(HTTPServerResponse.error(error.status, error.message), keepAlive: false, context: context)
+                write(.error(error.status, error.message), to: nil, keepOpen: false, context: context)
                 return
             case .complete(let head, let length):
                 framer.reset()
@@ -124,10 +121,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     private func start(_ request: HTTPServerRequest?, head: RequestHead, context: ChannelHandlerContext) {
-        answering = true
-        keepAlive = head.keepAlive
-        isHeadRequest = head.isHeadMethod
-        isHTTP10 = head.isHTTP10
+        answering = head
         guard let request else {
             // Only a chunked body the framer accepted can fail here; it cannot, but a 400 is
             // the safe answer if it ever did.
@@ -142,24 +136,28 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     private func finish(_ result: Result<HTTPServerResponse, any Error>, context: ChannelHandlerContext) {
-        answering = false
+        guard let head = answering else { return }
+        answering = nil
         let response: HTTPServerResponse
         switch result {
         case .success(let r): response = r
         case .failure: response = .error(.internalServerError, "internal error")
         }
-        let keepOpen = keepAlive && !quiescing
+        let keepOpen = head.keepAlive && !quiescing
         if !keepOpen { closing = true }
-        write(response, keepAlive: keepOpen, context: context)
+        write(response, to: head, keepOpen: keepOpen, context: context)
         if keepOpen { frameBuffered(context: context) }
     }
 
-    private func write(_ response: HTTPServerResponse, keepAlive: Bool, context: ChannelHandlerContext) {
+    /// Writes the answer to the request `head` (nil: input that never made a request).
+    private func write(
+        _ response: HTTPServerResponse, to head: RequestHead?, keepOpen: Bool, context: ChannelHandlerContext
+    ) {
         guard context.channel.isActive else { return }
-        let connection: HTTPServerResponse.ConnectionHeader = !keepAlive ? .close : isHTTP10 ? .keepAlive : .none
         let bytes = response.encoded(
-            connection: connection, withBody: !isHeadRequest, allocator: context.channel.allocator)
-        if keepAlive {
+            keepAlive: keepOpen, clientIsHTTP10: head?.isHTTP10 ?? false, withBody: head?.isHeadMethod != true,
+            allocator: context.channel.allocator)
+        if keepOpen {
             context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
         } else {
             let channel = context.channel
@@ -177,7 +175,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     static func request(_ bytes: ByteBuffer, head: RequestHead, length: Int) -> HTTPServerRequest? {
         let (method, uri) = bytes.withUnsafeReadableBytes { p in
             (
-                Self.method(p, head.method),
+                HTTPMethod(rawValue: String(decoding: UnsafeRawBufferPointer(rebasing: p[head.method]), as: UTF8.self)),
                 String(decoding: UnsafeRawBufferPointer(rebasing: p[head.target]), as: UTF8.self)
             )
         }
@@ -191,26 +189,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             return HTTPServerRequest(head: requestHead, body: bytes.getSlice(at: start + head.headEnd, length: count)!)
         case .chunked:
             var body = ByteBuffer()
-            var scanner = ChunkedBodyScanner()
             let end = bytes.withUnsafeReadableBytes { p in
-                try? scanner.scan(
-                    UnsafeRawBufferPointer(rebasing: p[..<length]), from: head.headEnd,
-                    onData: { range in body.writeBytes(UnsafeRawBufferPointer(rebasing: p[range])) })
+                body.writeDechunked(UnsafeRawBufferPointer(rebasing: p[..<length]), from: head.headEnd)
             }
             guard end != nil else { return nil }
             return HTTPServerRequest(head: requestHead, body: body)
-        }
-    }
-
-    private static func method(_ p: UnsafeRawBufferPointer, _ range: Range<Int>) -> HTTPMethod {
-        let bytes = UnsafeRawBufferPointer(rebasing: p[range])
-        switch bytes.count {
-        case 3 where bytes.elementsEqual("GET".utf8): return .GET
-        case 3 where bytes.elementsEqual("PUT".utf8): return .PUT
-        case 4 where bytes.elementsEqual("POST".utf8): return .POST
-        case 4 where bytes.elementsEqual("HEAD".utf8): return .HEAD
-        case 6 where bytes.elementsEqual("DELETE".utf8): return .DELETE
-        default: return .RAW(value: String(decoding: bytes, as: UTF8.self))
         }
     }
 }
@@ -229,34 +212,23 @@ extension RequestError {
 }
 
 extension HTTPServerResponse {
-    /// The Connection header an answer carries: none (HTTP/1.1 keeps the connection open),
-    /// `close`, or `keep-alive` for an HTTP/1.0 client that asked for it.
-    enum ConnectionHeader { case none, close, keepAlive }
-
     /// The whole answer as HTTP/1.1 bytes: status line, the response's own headers (but its
-    /// Content-Length and Connection, which are the server's to write), Content-Length, the
-    /// Connection header, and the body unless `withBody` is false (an answer to HEAD).
-    func encoded(connection: ConnectionHeader, withBody: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
+    /// Content-Length and Connection, which are the server's to write), content-length, the
+    /// Connection header this hop needs, and the body unless `withBody` is false (an answer to
+    /// HEAD).
+    func encoded(keepAlive: Bool, clientIsHTTP10: Bool, withBody: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
         let bodyLength = body?.readableBytes ?? 0
         var out = allocator.buffer(capacity: 96 + bodyLength)
-        out.writeStaticString("HTTP/1.1 ")
-        out.writeString(String(status.code))
-        out.writeStaticString(" ")
-        out.writeString(status.reasonPhrase)
-        out.writeStaticString("\r\n")
+        out.writeStatusLine(status)
         for (name, value) in headers where !Self.isServerHeader(name) {
             out.writeString(name)
             out.writeStaticString(": ")
             out.writeString(value)
             out.writeStaticString("\r\n")
         }
-        out.writeStaticString("Content-Length: ")
-        out.writeString(String(bodyLength))
-        switch connection {
-        case .none: out.writeStaticString("\r\n\r\n")
-        case .close: out.writeStaticString("\r\nConnection: close\r\n\r\n")
-        case .keepAlive: out.writeStaticString("\r\nConnection: keep-alive\r\n\r\n")
-        }
+        out.writeContentLength(bodyLength)
+        out.writeConnectionHeader(keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10)
+        out.writeStaticString("\r\n")
         if withBody, var body { out.writeBuffer(&body) }
         return out
     }
