@@ -32,6 +32,13 @@ public struct WorkerConfiguration: Sendable {
     /// calls back to back, and the larger batches held up the accepts behind them). This only
     /// delays the summary, by far less than the checker's 2 s lag.
     public var bookLingerMillis: Int = 10
+    /// Payments this worker claims per second at most while it drains a backlog (0: no cap), so
+    /// that a backlog left by an outage drains at a steady pace rather than in one burst
+    /// (`ClaimPacer`). Meant to be well above the load's steady rate: compose.yaml sets it for
+    /// the Rinha workload. A backlog it has not cleared in `claimPatienceMillis` is claimed at
+    /// full speed until the queue is empty.
+    public var maxClaimsPerSecond: Int = 0
+    public var claimPatienceMillis: Int64 = 10_000
     /// On stop, how long payments out at processors may take to finish before the rest is
     /// handed back.
     public var drainMillis: Int = 10_000

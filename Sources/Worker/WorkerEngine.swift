@@ -98,6 +98,9 @@ public final class WorkerEngine: Sendable {
     /// blocking `BLMOVE`) only when it is empty.
     private func claimLoop(group: inout DiscardingTaskGroup) async {
         var adopting: String?
+        var pacer = ClaimPacer(
+            perSecond: configuration.maxClaimsPerSecond, burst: configuration.claimBatch,
+            patienceMillis: configuration.claimPatienceMillis, now: WallClock.nowMillis())
         while !stopping {
             let free = await gate.waitForFree()
             if stopping { break }
@@ -109,8 +112,17 @@ public final class WorkerEngine: Sendable {
                 await loop.sleep(milliseconds: 50)
                 continue
             }
-            let limit = min(
+            let wanted = min(
                 free, configuration.claimBatch, router.withLockedValue { $0.room(for: processor, now: now) })
+            let allowed = pacer.allowance(now: now)
+            if allowed < wanted && adopting == nil {
+                // A backlog drains at the pace's limit, still in whole batches: claimed as the
+                // allowance trickles in, each claim would take one payment.
+                let wait = pacer.wait(for: wanted, now: now)
+                if wait > 0 { await loop.sleep(milliseconds: wait) }
+                continue
+            }
+            let limit = min(wanted, allowed)
             if limit <= 0 && adopting == nil {
                 // Every connection to it is busy: its answers free them within milliseconds.
                 await loop.sleep(milliseconds: 10)
@@ -119,9 +131,10 @@ public final class WorkerEngine: Sendable {
             do {
                 // Bookings waiting for their linger ride along: same tick, same write to Valkey.
                 bookings.flushNow()
+                let asked = adopting == nil ? limit : max(0, limit - 1)
                 let claimed = try await store.claim(
-                    worker: worker, limit: adopting == nil ? limit : max(0, limit - 1), processor: processor,
-                    requestedAt: now, adopting: adopting)
+                    worker: worker, limit: asked, processor: processor, requestedAt: now, adopting: adopting)
+                pacer.claimed(claimed.count, of: asked + (adopting == nil ? 0 : 1), now: now)
                 adopting = nil
                 gate.take(claimed.count)
                 for c in claimed {

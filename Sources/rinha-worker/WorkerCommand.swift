@@ -70,6 +70,13 @@ struct WorkerCommand: AsyncParsableCommand {
     var bookLingerMs: Int =
         ProcessSupport.environment("BOOK_LINGER_MS").flatMap(Int.init) ?? Self.defaults.bookLingerMillis
 
+    @Option(
+        help:
+            "Payments claimed per second at most while a backlog drains, for 10 s at most (0: no cap). Env: MAX_CLAIMS_PER_SECOND."
+    )
+    var maxClaimsPerSecond: Int =
+        ProcessSupport.environment("MAX_CLAIMS_PER_SECOND").flatMap(Int.init) ?? Self.defaults.maxClaimsPerSecond
+
     @Option(help: "Event-loop threads.")
     var threads: Int = 1
 
@@ -98,6 +105,7 @@ struct WorkerCommand: AsyncParsableCommand {
         config.claimLingerMillis = max(0, claimLingerMs)
         config.bookLingerMillis = max(0, bookLingerMs)
         config.claimBatch = max(1, claimBatch)
+        config.maxClaimsPerSecond = max(0, maxClaimsPerSecond)
         try await ProcessSupport.runUntilSignalled(threads: threads, logger: logger) { group in
             WorkerService(configuration: config, group: group, logger: logger)
         }

@@ -57,26 +57,30 @@ struct LiveBalancingTests {
 
     @Test("with two event loop threads every connection is served and both upstreams are used")
     func twoThreads() async throws {
-        try await withLiveStack(configure: { $0.threads = 2 }) { stack in
-            let port = stack.port
-            let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
-                for _ in 0..<4 {
-                    group.addTask {
-                        try await blocking {
-                            let client = try RawHTTPClient(port: port)
-                            return try (0..<25).map { _ in
-                                try client.request("POST /payments HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        try await withLiveStack(
+            configure: { $0.threads = 2 },
+            body: { stack in
+                let port = stack.port
+                let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
+                    for _ in 0..<4 {
+                        group.addTask {
+                            try await blocking {
+                                let client = try RawHTTPClient(port: port)
+                                return try (0..<25).map { _ in
+                                    try client.request(
+                                        "POST /payments HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+                                    )
                                     .status
+                                }
                             }
                         }
                     }
+                    return try await group.reduce(into: []) { $0 += $1 }
                 }
-                return try await group.reduce(into: []) { $0 += $1 }
-            }
-            #expect(statuses == Array(repeating: 202, count: 100))
-            #expect(try await stack.a.requests() > 0)
-            #expect(try await stack.b.requests() > 0)
-        }
+                #expect(statuses == Array(repeating: 202, count: 100))
+                #expect(try await stack.a.requests() > 0)
+                #expect(try await stack.b.requests() > 0)
+            })
     }
 
     @Test("random spreads requests over both upstreams")
@@ -107,48 +111,50 @@ struct LiveBalancingTests {
 
     @Test("an upstream killed mid-load costs at most the requests it held, and is used again once back")
     func killAndRestore() async throws {
-        try await withLiveStack(strategy: .roundRobin, configure: { $0.ejectDuration = .milliseconds(200) }) { stack in
-            let port = stack.port
-            let clients = 4
-            let deadline = NIODeadline.now() + .milliseconds(2000)
-            let load = Task {
-                try await withThrowingTaskGroup(of: [Int].self) { group in
-                    for _ in 0..<clients {
-                        group.addTask {
-                            try await blocking {
-                                let client = try RawHTTPClient(port: port)
-                                var statuses: [Int] = []
-                                while NIODeadline.now() < deadline {
-                                    let body = "{\"correlationId\":\"x\",\"amount\":19.9}"
-                                    statuses.append(
-                                        try client.request(
-                                            "POST /payments HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
-                                        ).status)
+        try await withLiveStack(
+            strategy: .roundRobin, configure: { $0.ejectDuration = .milliseconds(200) },
+            body: { stack in
+                let port = stack.port
+                let clients = 4
+                let deadline = NIODeadline.now() + .milliseconds(2000)
+                let load = Task {
+                    try await withThrowingTaskGroup(of: [Int].self) { group in
+                        for _ in 0..<clients {
+                            group.addTask {
+                                try await blocking {
+                                    let client = try RawHTTPClient(port: port)
+                                    var statuses: [Int] = []
+                                    while NIODeadline.now() < deadline {
+                                        let body = "{\"correlationId\":\"x\",\"amount\":19.9}"
+                                        statuses.append(
+                                            try client.request(
+                                                "POST /payments HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                                            ).status)
+                                    }
+                                    return statuses
                                 }
-                                return statuses
                             }
                         }
+                        return try await group.reduce(into: []) { $0 += $1 }
                     }
-                    return try await group.reduce(into: []) { $0 += $1 }
                 }
-            }
-            try await Task.sleep(for: .milliseconds(500))
-            let path = stack.a.path
-            await stack.a.stop()
-            try await Task.sleep(for: .milliseconds(600))
-            let revived = try await TestUpstream.start(name: "a2", path: path)
-            let statuses = try await load.value
-            let revivedRequests = try await revived.requests()
-            await revived.stop()
+                try await Task.sleep(for: .milliseconds(500))
+                let path = stack.a.path
+                await stack.a.stop()
+                try await Task.sleep(for: .milliseconds(600))
+                let revived = try await TestUpstream.start(name: "a2", path: path)
+                let statuses = try await load.value
+                let revivedRequests = try await revived.requests()
+                await revived.stop()
 
-            let accepted = statuses.filter { $0 == 202 }.count
-            let badGateway = statuses.filter { $0 == 502 }.count
-            #expect(accepted + badGateway == statuses.count, "only 202 or 502, never 503: \(Set(statuses))")
-            #expect(badGateway <= clients)
-            #expect(accepted > 100)
-            #expect(revivedRequests > 0, "the restarted upstream is used again")
-            #expect(stack.server.upstreams.counters(0).ejections >= 1)
-        }
+                let accepted = statuses.filter { $0 == 202 }.count
+                let badGateway = statuses.filter { $0 == 502 }.count
+                #expect(accepted + badGateway == statuses.count, "only 202 or 502, never 503: \(Set(statuses))")
+                #expect(badGateway <= clients)
+                #expect(accepted > 100)
+                #expect(revivedRequests > 0, "the restarted upstream is used again")
+                #expect(stack.server.upstreams.counters(0).ejections >= 1)
+            })
     }
 
     @Test("with every upstream down the client gets a 503 at once")
@@ -185,32 +191,36 @@ struct LiveBalancingTests {
 
     @Test("an upstream that does not answer in time yields a 504")
     func upstreamTimeout() async throws {
-        try await withLiveStack(configure: { $0.upstreamTimeout = .milliseconds(300) }) { stack in
-            let port = stack.port
-            try await stack.a.setStalled(true)
-            try await stack.b.setStalled(true)
-            let (status, elapsed) = try await blocking {
-                let start = NIODeadline.now()
-                let status = try RawHTTPClient(port: port).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
-                return (status, NIODeadline.now() - start)
-            }
-            #expect(status == 504)
-            #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(2))
-        }
+        try await withLiveStack(
+            configure: { $0.upstreamTimeout = .milliseconds(300) },
+            body: { stack in
+                let port = stack.port
+                try await stack.a.setStalled(true)
+                try await stack.b.setStalled(true)
+                let (status, elapsed) = try await blocking {
+                    let start = NIODeadline.now()
+                    let status = try RawHTTPClient(port: port).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status
+                    return (status, NIODeadline.now() - start)
+                }
+                #expect(status == 504)
+                #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(2))
+            })
     }
 
     @Test("the admin address serves the counters as JSON")
     func admin() async throws {
-        try await withLiveStack(configure: { $0.admin = .tcp(host: "127.0.0.1", port: 0) }) { stack in
-            let port = stack.port
-            let adminPort = try #require(stack.server.adminPort)
-            let json = try await blocking {
-                _ = try RawHTTPClient(port: port).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                return try RawHTTPClient(port: adminPort).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").bodyText
-            }
-            #expect(json.contains("\"requests\":1"))
-            #expect(json.contains("\"inService\":true"))
-        }
+        try await withLiveStack(
+            configure: { $0.admin = .tcp(host: "127.0.0.1", port: 0) },
+            body: { stack in
+                let port = stack.port
+                let adminPort = try #require(stack.server.adminPort)
+                let json = try await blocking {
+                    _ = try RawHTTPClient(port: port).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                    return try RawHTTPClient(port: adminPort).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").bodyText
+                }
+                #expect(json.contains("\"requests\":1"))
+                #expect(json.contains("\"inService\":true"))
+            })
     }
 
     @Test("graceful shutdown lets the request in progress finish and closes the connection")

