@@ -72,7 +72,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Payments claimed per second at most while a backlog drains, for 10 s at most (0: no cap). Env: MAX_CLAIMS_PER_SECOND."
+            "Payments claimed per second at most while a backlog drains; one not cleared in 10 s goes at full speed (0: no cap). Env: MAX_CLAIMS_PER_SECOND."
     )
     var maxClaimsPerSecond: Int =
         ProcessSupport.environment("MAX_CLAIMS_PER_SECOND").flatMap(Int.init) ?? Self.defaults.maxClaimsPerSecond

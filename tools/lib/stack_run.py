@@ -10,7 +10,7 @@ from build import build_release
 from cgroups import Cgroups
 from compose_file import services
 from compose_local import translate
-from deps import ensure_python_deps
+from deps import ensure_python_deps, ensure_system_deps
 from procs import alive, command_ok, logger, parse_cpu_list, spawn, stop_group, tcp_open, wait_for
 from stack_config import ROOT, SIMULATORS, TOKEN, build_dir, gateway_port, processor_urls, run_dir
 from stack_state import process, read_state, record, state_file, write_state
@@ -43,6 +43,7 @@ def _up(only, extra_env, gateway):
     if read_state()["processes"]:
         down(quiet=True)
     ensure_python_deps()
+    ensure_system_deps()  # jemalloc for Valkey, even when the binaries need no build
     build_release()
     run = run_dir()
     (run / "logs").mkdir(parents=True, exist_ok=True)
