@@ -2,10 +2,10 @@
 /// holding at most one claim's batch). A backlog is there while claims come back full (the queue
 /// held at least what was asked); a steady load, whose claims come back short, is never paced and
 /// keeps its rhythm however close to the cap. A backlog left by an outage then drains at a steady
-/// pace instead of in one burst, whose calls fill default's connections so that the rest
-/// overflows to fallback and its higher fee (most likely: paced, the preview sent 0.70x the
-/// payments to fallback), and whose calls, bookings and claims crowd the request path's Valkey
-/// and cores (its p99 moved within the runs' spread).
+/// pace instead of in one burst. Paced, the preview sent 0.70x the payments to fallback and its
+/// higher fee: likely because a burst goes out before default is seen healthy again (more
+/// connections to default did not change it; README, "Draining a backlog"). The request path's
+/// p99 moved within the runs' spread.
 ///
 /// A backlog the pace has not cleared within `patienceMillis` is more than a drain: arrivals
 /// outrun the cap. It is then claimed at full speed until the queue is empty, so the cap never
