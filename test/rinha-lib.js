@@ -221,6 +221,8 @@ export async function officialSetup() {
   for (const p of PROCESSORS) await setProcessorToken(p, TOKEN);
   for (const p of PROCESSORS) await purgeProcessor(p);
   await purgeBackend();
+  // The scenarios start when setup() ends: the phases' wall-clock windows follow from this.
+  return { startedAtMs: Date.now() };
 }
 
 /** The closed loop: one payment with a fresh UUID, then sleep(1). */
@@ -438,6 +440,8 @@ export function officialResult(data, { maxVUs, scenario }) {
       // p99 of the 2xx/3xx requests sent during each phase of the scenario (the official p99's
       // population, binned by the time each request was sent).
       phases: phaseStats(data),
+      // Epoch ms at which the scenarios started (phase from_s/to_s are relative to it).
+      started_at_ms: data.setup_data && data.setup_data.startedAtMs ? data.setup_data.startedAtMs : null,
     },
   };
 }

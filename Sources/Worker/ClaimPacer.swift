@@ -2,10 +2,11 @@
 /// holding at most one claim's batch). A backlog is there while claims come back full (the queue
 /// held at least what was asked); a steady load, whose claims come back short, is never paced and
 /// keeps its rhythm however close to the cap. A backlog left by an outage then drains at a steady
-/// pace instead of in one burst. Paced, the preview sent 0.70x the payments to fallback and its
-/// higher fee: likely because a burst goes out before default is seen healthy again (more
-/// connections to default did not change it; README, "Draining a backlog"). The request path's
-/// p99 moved within the runs' spread.
+/// pace instead of in one burst. A burst goes out before default is seen healthy again: fallback's
+/// health poll can show it back first, while default waits for its next probe. Paced, most of it
+/// goes after default is back: the preview's per-phase counts put 160 of its drain on fallback
+/// against ~1,900 unpaced (README, "Draining a backlog"). The request path's p99 moved within the
+/// runs' spread.
 ///
 /// A backlog the pace has not cleared within `patienceMillis` is more than a drain: arrivals
 /// outrun the cap. It is then claimed at full speed until the queue is empty, so the cap never

@@ -370,3 +370,104 @@ struct RouterLatencyTests {
         #expect(router.view(.fallback).waitingSince == t)
     }
 }
+
+/// A processor waits out the delay in force when a call arrives and reads its failure mode only
+/// after it: the probe that shows an outage is over took as long as the outage's delay.
+@Suite("Router: coming back from an outage")
+struct RouterRecoveryTests {
+    @Test("a probe that waited out the outage's long delay brings default back for one call, which settles its speed")
+    func slowRecoveryIsConfirmed() {
+        var router = Router()
+        router.call(.default, from: t, to: t + 5, .failed)
+        #expect(router.choose(now: t + 1_000) == .default)  // the probe, under a 2 s delay
+        router.call(.default, from: t + 1_000, to: t + 3_000, .accepted)
+        #expect(router.view(.default).latencyUnconfirmed)
+        #expect(router.room(for: .default, now: t + 3_001) == 1)
+        #expect(router.choose(now: t + 3_001) == .default)  // finds out how fast it is now
+        router.callStarted(.default, now: t + 3_001)
+        #expect(router.choices(from: t + 3_002, count: 18).count(.fallback) == 18)
+        router.callEnded(.default, startedAt: t + 3_001, now: t + 3_021, outcome: .accepted)
+        #expect(!router.view(.default).latencyUnconfirmed)
+        #expect(router.view(.default).latencyMillis == 20)
+        #expect(router.choices(from: t + 3_022, count: 100).count(.default) == 100)
+    }
+
+    @Test("a confirmation that is slow too keeps payments on fallback, with no further probe")
+    func slowConfirmation() {
+        var router = Router()
+        router.call(.default, from: t, to: t + 5, .failed)
+        _ = router.choose(now: t + 1_000)
+        router.call(.default, from: t + 1_000, to: t + 3_000, .accepted)
+        #expect(router.choose(now: t + 3_001) == .default)
+        router.call(.default, from: t + 3_001, to: t + 5_001, .accepted)
+        #expect(router.view(.default).latencyMillis == 2_000)
+        #expect(router.choices(from: t + 5_002, count: 3_000).count(.fallback) == 3_000)
+    }
+
+    @Test("a probe that came back quickly brings default back at once, as before")
+    func fastRecoveryNeedsNoConfirmation() {
+        var router = Router()
+        router.call(.default, from: t, to: t + 5, .failed)
+        router.call(.default, from: t + 1_000, to: t + 1_100, .accepted)
+        #expect(!router.view(.default).latencyUnconfirmed)
+        #expect(router.room(for: .default, now: t + 1_101) > 1)
+        #expect(router.choices(from: t + 1_101, count: 50).count(.default) == 50)
+    }
+
+    @Test("probes still out from the outage neither make default look stalled nor set its latency")
+    func staleCallsIgnored() {
+        var router = Router()
+        router.call(.default, from: t, to: t + 5, .failed)
+        // One probe a second under a 5 s delay: five out when the outage ends.
+        for k in Int64(1)...5 { router.callStarted(.default, now: t + k * 1_000) }
+        router.callEnded(.default, startedAt: t + 1_000, now: t + 6_000, outcome: .accepted)
+        #expect(router.view(.default).staleInFlight == 4)
+        #expect(router.choose(now: t + 6_001) == .default)
+        router.call(.default, from: t + 6_001, to: t + 6_003, .accepted)
+        #expect(router.choices(from: t + 6_004, count: 1_000).count(.default) == 1_000)
+        for k in Int64(2)...5 {
+            router.callEnded(.default, startedAt: t + k * 1_000, now: t + 5_000 + k * 1_000, outcome: .accepted)
+        }
+        #expect(router.view(.default).latencyMillis == 2)
+        #expect(router.view(.default).inFlight == 0)
+        #expect(router.view(.default).staleInFlight == 0)
+        #expect(router.choose(now: t + 10_001) == .default)
+    }
+
+    @Test("a stale probe that fails after the recovery is still evidence of failing")
+    func staleFailureCounts() {
+        var router = Router()
+        router.call(.default, from: t, to: t + 5, .failed)
+        router.callStarted(.default, now: t + 1_000)
+        router.callStarted(.default, now: t + 1_500)
+        router.callEnded(.default, startedAt: t + 1_000, now: t + 2_000, outcome: .accepted)
+        #expect(!router.view(.default).failing)
+        router.callEnded(.default, startedAt: t + 1_500, now: t + 2_050, outcome: .failed)
+        #expect(router.view(.default).failing)
+        #expect(router.choices(from: t + 2_051, count: 500).count(.default) == 1)  // a probe
+    }
+
+    @Test("a health poll that ends the outage does not count the outage's probes as waiting")
+    func pollRecoveryIgnoresStaleWaiting() {
+        var router = Router()
+        router.healthPolled(.default, failing: true, minResponseTime: 5_000, polledAt: t)
+        for k in Int64(1)...3 { router.callStarted(.default, now: t + k * 1_000) }
+        router.healthPolled(.default, failing: false, minResponseTime: 0, polledAt: t + 3_500)
+        #expect(router.view(.default).staleInFlight == 3)
+        #expect(router.choices(from: t + 4_000, count: 2_000).count(.default) == 2_000)
+    }
+
+    @Test("both unusable, fallback failing: default that came back slowly gets its confirmation")
+    func confirmationWhileFallbackFails() {
+        var router = Router()
+        router.call(.default, from: t, to: t + 5, .failed)
+        router.callStarted(.default, now: t + 1_000)
+        router.call(.fallback, from: t + 5_000, to: t + 5_005, .failed)
+        router.callEnded(.default, startedAt: t + 1_000, now: t + 6_000, outcome: .accepted)
+        #expect(router.choose(now: t + 6_001) == .default)
+        router.callStarted(.default, now: t + 6_001)
+        #expect(router.choose(now: t + 6_002) == nil)
+        router.callEnded(.default, startedAt: t + 6_001, now: t + 6_002, outcome: .accepted)
+        #expect(router.choices(from: t + 6_003, count: 100).count(.default) == 100)
+    }
+}

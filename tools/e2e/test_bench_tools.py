@@ -143,3 +143,32 @@ def test_per_payment_divides_by_successful_payments_and_totals_the_stack():
 def test_process_counters_read_this_process():
     c = bench_metrics.counters(os.getpid())
     assert c["cpu_ticks"] >= 0 and c["vcsw"] + c["ivcsw"] > 0
+
+
+def test_processor_counts_per_phase_come_from_the_processors_windows(stack, clean):
+    """Payments stored at the simulators under requestedAt values inside, at the edges of and after
+    three phases' windows are counted in the phase they were sent in; the last phase takes the
+    drain after the script's end; a processor that cannot be read gives None, not a wrong zero."""
+    import localstack
+    from datetime import datetime, timezone
+    import uuid
+    start = int(datetime(2020, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)  # far from this run's own payments
+    sent = {"default": [1_000, 1_500, 9_999, 10_000], "fallback": [25_000, 29_999, 30_000 + 70_000]}
+    for p, offsets in sent.items():
+        for ms in offsets:
+            body = {"correlationId": str(uuid.uuid4()), "amount": 19.9, "requestedAt": bench_metrics.iso_ms(start + ms)}
+            status, text = stack.processors[p].request("POST", "/payments", body)
+            assert status == 200, text
+    r = {"extra": {"started_at_ms": start, "phases": [{"phase": f"{i:02d}", "from_s": i * 10, "to_s": i * 10 + 10,
+                                                      "p99_ms": 1.0, "requests": 1} for i in range(3)]}}
+    urls = {p: f"http://{client.target}" for p, client in stack.processors.items()}
+    assert bench_metrics.add_processor_counts(r, urls, localstack.TOKEN)
+    assert [p["payments"] for p in r["extra"]["phases"]] == [
+        {"default": 3, "fallback": 0}, {"default": 1, "fallback": 0}, {"default": 0, "fallback": 3}]
+    lines = bench_metrics.phase_lines(r)
+    assert lines[0].split()[-2:] == ["default", "fallback"] and lines[3].split()[-2:] == ["0", "3"]
+    bench_metrics.add_processor_counts(r, {"default": urls["default"], "fallback": f"http://127.0.0.1:{free_port()}"},
+                                       localstack.TOKEN, timeout=1)
+    assert r["extra"]["phases"][0]["payments"] == {"default": 3, "fallback": None}
+    assert bench_metrics.phase_lines(r)[1].split()[-1] == "-"
+    assert not bench_metrics.add_processor_counts({"extra": {"phases": r["extra"]["phases"]}}, urls, localstack.TOKEN)

@@ -3,9 +3,12 @@
 divided by the successful POST /payments of the run; and the p99 of each phase of the scenario (from
 the result file's extra.phases, which the k6 scripts fill). Used by tools/bench."""
 
+import json
 import resource
 import statistics
 import subprocess
+import urllib.request
+from datetime import datetime, timezone
 
 import procinfo
 
@@ -157,22 +160,60 @@ def p99(result):
     return ((result or {}).get("extra") or {}).get("p99_ms_unrounded")
 
 
+def iso_ms(epoch_ms):
+    return datetime.fromtimestamp(epoch_ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def add_processor_counts(result, processors, token, timeout=5):
+    """Adds to each phase of the result the payments each processor recorded with a requestedAt in
+    that phase's window (the processors' admin summaries, read after the run, before anything
+    stops). requestedAt is when a worker sent the payment, so this shows where each phase's payments
+    went, and where a backlog drained. A count that could not be read is None. -> whether the result
+    has the phases' windows (and so got counts)."""
+    ph = phases(result)
+    start = ((result or {}).get("extra") or {}).get("started_at_ms")
+    if not ph or not start:
+        return False
+    for i, p in enumerate(ph):
+        lo = start + int(p["from_s"] * 1000)
+        # The last phase runs on past the script's duration (the drain after the load stops).
+        hi = start + int(ph[i + 1]["from_s"] * 1000) - 1 if i + 1 < len(ph) else start + 3_600_000
+        counts = {}
+        for name, url in processors.items():
+            req = urllib.request.Request(f"{url}/admin/payments-summary?from={iso_ms(lo)}&to={iso_ms(hi)}",
+                                         headers={"X-Rinha-Token": token})
+            try:
+                with urllib.request.urlopen(req, timeout=timeout) as r:
+                    counts[name] = int(json.loads(r.read())["totalRequests"])
+            except (OSError, ValueError, KeyError):
+                counts[name] = None
+        p["payments"] = counts
+    return True
+
+
 def phase_lines(result, floor=None):
-    """p99 per phase, with the floor's and the ratio when a floor result is given."""
+    """p99 per phase, with the floor's and the ratio when a floor result is given, and the payments
+    each processor recorded in the phase when they were read."""
     ph = phases(result)
     if not ph:
         return []
     fl = {p["phase"]: p for p in phases(floor)} if floor else {}
+    counted = any(p.get("payments") for p in ph)
     head = f"p99 per phase{'':<46}{'p99 ms':>9}{'requests':>10}"
     if floor:
         head += f"{'floor ms':>10}{'ratio':>8}"
+    if counted:
+        head += f"{'default':>9}{'fallback':>9}"
     lines = [head]
     for p in ph:
         span = f"{p['phase']} {p['from_s']:g}-{p['to_s']:g} s {p.get('what') or ''}"
         s = f"  {span[:55]:<57}{fmt(p['p99_ms']):>9}{p['requests']:>10}"
         f = fl.get(p["phase"])
-        if f:
-            s += f"{fmt(f['p99_ms']):>10}{ratio(p['p99_ms'], f['p99_ms']):>8}"
+        if floor:
+            s += f"{fmt(f['p99_ms']):>10}{ratio(p['p99_ms'], f['p99_ms']):>8}" if f else f"{'-':>10}{'-':>8}"
+        if counted:
+            n = p.get("payments") or {}
+            s += "".join(f"{'-' if n.get(k) is None else n[k]:>9}" for k in ("default", "fallback"))
         lines.append(s)
     return lines
 
