@@ -123,8 +123,10 @@ public struct Router: Sendable {
         if d.needsConfirmation { return .default }
         if fallbackUsable {
             // Default is cheaper: while it fails, one payment now and then checks whether it is
-            // back, sooner than the next health poll would tell.
-            if d.failing && now - d.lastProbeAt >= policy.probeIntervalMillis {
+            // back, sooner than the next health poll would tell. Fallback coming back since the
+            // last probe is a hint that default may have too (outages are often shared): probed
+            // at once, a backlog waiting on both drains to default instead of to the first seen.
+            if d.failing && (now - d.lastProbeAt >= policy.probeIntervalMillis || f.recoveredAt > d.lastProbeAt) {
                 views[.default]!.lastProbeAt = now
                 return .default
             }

@@ -471,3 +471,27 @@ struct RouterRecoveryTests {
         #expect(router.choices(from: t + 6_003, count: 100).count(.default) == 100)
     }
 }
+
+@Suite("Router: one processor back hints at the other")
+struct RouterSharedRecoveryTests {
+    @Test("fallback back from an outage both had: default, still failing, is probed at once, then each interval")
+    func probeDefaultWhenFallbackRecovers() {
+        var router = Router()
+        router.call(.default, from: t, to: t + 1, .failed)
+        router.call(.fallback, from: t, to: t + 1, .failed)
+        #expect(router.choose(now: t + 10) == .default)
+        #expect(router.choose(now: t + 10) == .fallback)
+        router.healthPolled(.fallback, failing: false, minResponseTime: 20, polledAt: t + 300)
+        #expect(router.choose(now: t + 301) == .default)
+        let after = router.choices(from: t + 302, count: 700)
+        #expect(after.count(.default) == 0 && after.count(.fallback) == 700)
+        #expect(router.choose(now: t + 1_301) == .default)
+    }
+
+    @Test("while only default fails, probes keep to the interval")
+    func noExtraProbeWithoutRecovery() {
+        var router = Router()
+        router.call(.default, from: t, to: t + 1, .failed)
+        #expect(router.choices(from: t + 1_000, count: 3_000).count(.default) == 3)
+    }
+}
