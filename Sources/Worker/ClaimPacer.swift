@@ -2,11 +2,11 @@
 /// holding at most one claim's batch). A backlog is there while claims come back full (the queue
 /// held at least what was asked); a steady load, whose claims come back short, is never paced and
 /// keeps its rhythm however close to the cap. A backlog left by an outage then drains at a steady
-/// pace instead of in one burst. A burst goes out in the first moments after the outage, before
-/// default is seen back, and loads two cores enough that default's calls then stay out past the
-/// router's stall bound: either way it lands on fallback. Paced, the preview's per-phase counts
-/// put 32 of its drain on fallback against 1,300-1,500 unpaced (README, "Draining a backlog").
-/// The request path's p99 moved within the runs' spread.
+/// pace instead of in one burst. Paced, the preview's per-phase counts put 32 of its drain on
+/// fallback against 1,300-1,500 unpaced (README, "Draining a backlog"). Why a burst lands on
+/// fallback is inferred, not logged: it goes out in the first moments after the outage, before
+/// default is seen back, and likely loads two cores enough that default's calls stay out past
+/// the router's stall bound. The request path's p99 moved within the runs' spread.
 ///
 /// A backlog the pace has not cleared within `patienceMillis` is more than a drain: arrivals
 /// outrun the cap. It is then claimed at full speed until the queue is empty, so the cap never

@@ -13,7 +13,8 @@ public struct RoutingPolicy: Sendable, Equatable {
     /// requestedAt stamped, only when it can go out at once rather than wait for a connection.
     public var maxCallsPerProcessor: Int = 64
     /// A processor believed failing gets one real payment this often, to notice its recovery
-    /// sooner than the health poll would (a 500 is definite: the payment then goes elsewhere).
+    /// sooner than the health poll would (a 500 is definite: the payment then goes elsewhere);
+    /// a failing default gets one at once, too, when fallback comes back.
     public var probeIntervalMillis: Int64 = 1_000
     /// Weight of the newest sample in the latency average.
     public var latencyWeight: Double = 0.2

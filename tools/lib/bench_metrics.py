@@ -8,9 +8,9 @@ import resource
 import statistics
 import subprocess
 import urllib.request
-from datetime import datetime, timezone
 
 import procinfo
+from drill import iso_ms  # noqa: F401 (the checker's own timestamps: tools/drill, the e2e windows)
 
 CLK_TCK = procinfo.CLK_TCK
 # The stack's own processes, in the order the table shows them; anything else the state lists
@@ -158,10 +158,6 @@ def phases(result):
 
 def p99(result):
     return ((result or {}).get("extra") or {}).get("p99_ms_unrounded")
-
-
-def iso_ms(epoch_ms):
-    return datetime.fromtimestamp(epoch_ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def add_processor_counts(result, processors, token, timeout=5):
