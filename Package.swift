@@ -65,14 +65,28 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Handing a client connection from the gateway to an API over a Unix socket (SCM_RIGHTS):
+        // the socket calls, in C for the CMSG_* macros, and both ends of the link.
+        .target(name: "CConnectionHandoff"),
+        .target(
+            name: "ConnectionHandoff",
+            dependencies: [
+                "CConnectionHandoff",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The HTTP/1.1 servers' shared parts: the API's lean server (HTTPWire's framing, answers
         // written as bytes), the binding and quiescing the gateway uses too, and the request and
         // response types the simulator shares.
         .target(
             name: "HTTPServerKit",
             dependencies: [
-                "NetworkEndpoint", "HTTPWire", "TextFormats",
+                "NetworkEndpoint", "HTTPWire", "TextFormats", "ConnectionHandoff",
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -106,8 +120,9 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "NetworkEndpoint", "HTTPServerKit", "HTTPWire", "TextFormats",
+                "NetworkEndpoint", "HTTPServerKit", "HTTPWire", "TextFormats", "ConnectionHandoff",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -229,6 +244,15 @@ let package = Package(
         ),
         .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire", "TestSupport"]),
         .testTarget(
+            name: "ConnectionHandoffTests",
+            dependencies: [
+                "ConnectionHandoff", "TestSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "HTTPServerKitTests",
             dependencies: [
                 "HTTPServerKit", "NetworkEndpoint", "TestSupport",
@@ -241,7 +265,9 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "HTTPWire", "NetworkEndpoint", "TextFormats", "TestSupport",
+                "Gateway", "HTTPWire", "NetworkEndpoint", "TextFormats", "TestSupport", "HTTPServerKit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

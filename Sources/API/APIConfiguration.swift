@@ -7,6 +7,9 @@ import ValkeyClient
 public struct APIConfiguration: Sendable {
     /// Where clients (the gateway) reach this API: a Unix socket or a TCP port.
     public var listen: Endpoint
+    /// Where a gateway in handoff mode hands client connections over (a Unix socket), to be
+    /// served here directly, and their limits; nil for none.
+    public var handoff: HTTPServer.HandoffSettings? = nil
     /// Where Valkey listens.
     public var valkey: Endpoint
     /// Prefix of every Valkey key (several stacks may share one server).

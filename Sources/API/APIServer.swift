@@ -31,12 +31,17 @@ public final class APIServer: Sendable {
             client: valkey, keys: StoreKeys(prefix: configuration.keyPrefix), retention: configuration.retention)
         let routes = APIRoutes(store: store, configuration: configuration)
         let http = try await HTTPServer.start(
-            target: configuration.listen, group: eventLoop, maxBodySize: configuration.maxBodySize
+            target: configuration.listen, group: eventLoop, maxBodySize: configuration.maxBodySize,
+            handoff: configuration.handoff, logger: logger
         ) { request, loop in
             routes.respond(to: request, on: loop)
         }
         logger.info(
-            "api listening", metadata: ["listen": "\(configuration.listen)", "valkey": "\(configuration.valkey)"])
+            "api listening",
+            metadata: [
+                "listen": "\(configuration.listen)", "handoff": "\(configuration.handoff?.path ?? "none")",
+                "valkey": "\(configuration.valkey)",
+            ])
         return APIServer(http: http, valkey: valkey)
     }
 

@@ -1,16 +1,5 @@
-import Atomics
+import HTTPServerKit
 import NIOCore
-
-/// Whether a client connection is between requests (nothing of a request received, no answer
-/// pending). Its handler sets it on its own event loop; the tracker reads it on the listener's
-/// to pick a connection it may close to make room.
-final class ConnectionActivity: Sendable {
-    private let idle = ManagedAtomic<Bool>(true)
-
-    var isIdle: Bool { idle.load(ordering: .relaxed) }
-
-    func set(idle value: Bool) { idle.store(value, ordering: .relaxed) }
-}
 
 /// Sits in the listening channel's pipeline and sees every accepted connection: it enforces the
 /// connection limit, and closes what is still open when a graceful shutdown runs out of time

@@ -9,6 +9,9 @@ public struct GatewayConfiguration: Sendable {
     /// Unix socket paths of the upstream HTTP servers (1 to 64).
     public var upstreams: [String]
     public var strategy: BalancingStrategyKind = .roundRobin
+    /// Whether requests are proxied or whole connections handed over (`HandoffGateway`); in
+    /// handoff mode `upstreams` are the APIs' handoff sockets.
+    public var mode: GatewayMode = .proxy
     /// Event loop threads. One is enough for a few thousand requests per second and avoids
     /// cross-thread wake-ups; each thread has its own upstream connections.
     public var threads: Int = 1
@@ -50,4 +53,12 @@ public struct GatewayConfiguration: Sendable {
     public init(upstreams: [String]) {
         self.upstreams = upstreams
     }
+}
+
+/// How the gateway balances: each request through itself, or each connection handed over.
+public enum GatewayMode: String, CaseIterable, Sendable {
+    /// Every request crosses the gateway (`GatewayServer`): request-level balancing and limits.
+    case proxy
+    /// Every connection is handed to an API, which serves it (`HandoffGateway`).
+    case handoff
 }

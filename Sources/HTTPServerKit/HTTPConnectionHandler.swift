@@ -24,6 +24,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private let handler: HTTPHandler
+    private let activity: ConnectionActivity?
+    private let budget: BufferedBytesBudget?
+    /// Bytes of `buffered` taken from `budget`.
+    private var charged = 0
+    private var reportedIdle = true
     private var framer: RequestFramer
     /// What was read and not yet consumed; nil when empty, so that a request that came in one
     /// read is framed in that read's own buffer, without a copy.
@@ -41,9 +46,21 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     var maxBufferedBytes: Int { 2 * (framer.maxHeaderBytes + framer.maxBodyBytes) }
 
-    init(maxHeaderBytes: Int, maxBodyBytes: Int, handler: @escaping HTTPHandler) {
+    /// `activity` tells a connection limit whether this connection is idle; `budget` bounds the
+    /// unfinished requests of all connections together (past it: 503, and the connection closes).
+    init(
+        maxHeaderBytes: Int, maxBodyBytes: Int, activity: ConnectionActivity? = nil,
+        budget: BufferedBytesBudget? = nil, handler: @escaping HTTPHandler
+    ) {
         self.framer = RequestFramer(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes)
+        self.activity = activity
+        self.budget = budget
         self.handler = handler
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        budget?.release(charged)
+        charged = 0
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -55,6 +72,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             buffered!.writeBuffer(&bytes)
         }
         frameBuffered(context: context)
+        account(context: context)
     }
 
     func read(context: ChannelHandlerContext) {
@@ -147,6 +165,36 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         if !keepOpen { closing = true }
         write(response, to: head, keepOpen: keepOpen, context: context)
         if keepOpen { frameBuffered(context: context) }
+        account(context: context)
+    }
+
+    /// Charges what stays buffered to the budget (refusing the connection if it does not fit)
+    /// and tells the connection limit whether the connection is idle.
+    private func account(context: ChannelHandlerContext) {
+        if let budget {
+            let now = buffered?.readableBytes ?? 0
+            if now > charged, !closing {
+                guard budget.charge(now - charged) else {
+                    closing = true
+                    buffered = nil
+                    budget.release(charged)
+                    charged = 0
+                    write(.error(.serviceUnavailable, "server busy"), to: nil, keepOpen: false, context: context)
+                    return
+                }
+                charged = now
+            } else if now < charged {
+                budget.release(charged - now)
+                charged = now
+            }
+        }
+        if let activity {
+            let idle = answering == nil && buffered == nil
+            if idle != reportedIdle {
+                reportedIdle = idle
+                activity.set(idle: idle)
+            }
+        }
     }
 
     /// Writes the answer to the request `head` (nil: input that never made a request).

@@ -11,7 +11,10 @@ import ProcessSupport
 struct RinhaGateway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rinha-gateway",
-        abstract: "HTTP/1.1 load balancer: TCP in, keep-alive Unix socket upstreams out."
+        abstract: """
+            HTTP/1.1 load balancer in front of the APIs' Unix sockets: it proxies each request (proxy \
+            mode) or hands each client connection to an API (handoff mode).
+            """
     )
 
     private static let defaults = GatewayConfiguration(upstreams: [])
@@ -25,11 +28,26 @@ struct RinhaGateway: AsyncParsableCommand {
     var upstreams: [String] = ProcessSupport.list("GATEWAY_UPSTREAMS")
 
     @Option(
+        name: .customLong("handoff-upstream"),
+        help: """
+            An API's handoff socket (see rinha-api --handoff), for handoff mode; repeat for each. \
+            Env: GATEWAY_HANDOFF_UPSTREAMS (comma-separated).
+            """)
+    var handoffUpstreams: [String] = ProcessSupport.list("GATEWAY_HANDOFF_UPSTREAMS")
+
+    @Option(
         help: """
             Balancing strategy: \(BalancingStrategyKind.allCases.map(\.rawValue).joined(separator: ", ")). \
             Env: GATEWAY_STRATEGY.
             """)
     var strategy: String = ProcessSupport.environment("GATEWAY_STRATEGY") ?? Self.defaults.strategy.rawValue
+
+    @Option(
+        help: """
+            proxy: every request through the gateway; handoff: every connection handed to an API \
+            (to the sockets --handoff-upstream names). Env: GATEWAY_MODE.
+            """)
+    var mode: String = ProcessSupport.environment("GATEWAY_MODE") ?? Self.defaults.mode.rawValue
 
     @Option(help: "Event loop threads. Env: GATEWAY_THREADS.")
     var threads: Int = ProcessSupport.environment("GATEWAY_THREADS").flatMap { Int($0) } ?? Self.defaults.threads
@@ -73,14 +91,25 @@ struct RinhaGateway: AsyncParsableCommand {
     @OptionGroup var log: LogOptions
 
     func run() async throws {
-        guard !upstreams.isEmpty else { throw ValidationError("give upstreams with --upstream or GATEWAY_UPSTREAMS") }
+        guard let mode = GatewayMode(rawValue: mode) else {
+            throw ValidationError(
+                "unknown mode \(mode); one of \(GatewayMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let named = mode == .handoff ? handoffUpstreams : upstreams
+        guard !named.isEmpty else {
+            throw ValidationError(
+                mode == .handoff
+                    ? "give the APIs' handoff sockets with --handoff-upstream or GATEWAY_HANDOFF_UPSTREAMS"
+                    : "give upstreams with --upstream or GATEWAY_UPSTREAMS")
+        }
         var config = GatewayConfiguration(
-            upstreams: try upstreams.map { text in
+            upstreams: try named.map { text in
                 guard case .unix(let path) = Endpoint(parsing: text) else {
                     throw ValidationError("an upstream is a Unix socket (unix:/path or /path), got \(text)")
                 }
                 return path
             })
+        config.mode = mode
         config.listen = try ProcessSupport.endpoint(listen, flag: "--listen")
         guard let kind = BalancingStrategyKind(rawValue: strategy) else {
             throw ValidationError(
@@ -104,15 +133,14 @@ struct RinhaGateway: AsyncParsableCommand {
 
         let logger = log.logger(label: "rinha-gateway")
         let configuration = config
+        if mode == .handoff {
+            guard admin == nil else { throw ValidationError("--admin is served in proxy mode only") }
+            try await runHandoff(configuration, logger: logger)
+            return
+        }
         try await ProcessSupport.serveUntilSignalled(threads: config.threads, logger: logger) { group in
             let server = try await GatewayServer.start(configuration: configuration, group: group)
-            logger.info(
-                "gateway listening",
-                metadata: [
-                    "listen": "\(configuration.listen)", "port": "\(server.port)",
-                    "upstreams": "\(configuration.upstreams.joined(separator: ","))",
-                    "strategy": "\(configuration.strategy.rawValue)",
-                ])
+            logger.info("gateway listening", metadata: Self.startMetadata(configuration, port: server.port))
             return server
         } stop: { server in
             logger.info("gateway shutting down")
@@ -120,6 +148,34 @@ struct RinhaGateway: AsyncParsableCommand {
             logger.info(
                 "gateway stopped",
                 metadata: ["counters": "\(server.upstreams.snapshotJSON(now: NIODeadline.now().uptimeNanoseconds))"])
+        }
+    }
+}
+
+extension RinhaGateway {
+    fileprivate static func startMetadata(_ configuration: GatewayConfiguration, port: Int) -> Logger.Metadata {
+        [
+            "mode": "\(configuration.mode.rawValue)", "listen": "\(configuration.listen)", "port": "\(port)",
+            "upstreams": "\(configuration.upstreams.joined(separator: ","))",
+            "strategy": "\(configuration.strategy.rawValue)",
+        ]
+    }
+
+    private func runHandoff(_ configuration: GatewayConfiguration, logger: Logger) async throws {
+        try await ProcessSupport.serveUntilSignalled(threads: 1, logger: logger) { _ in
+            let gateway = try HandoffGateway.start(configuration: configuration, logger: logger)
+            logger.info("gateway listening", metadata: Self.startMetadata(configuration, port: gateway.port))
+            return gateway
+        } stop: { gateway in
+            logger.info("gateway shutting down")
+            await gateway.shutdown()
+            let counted = gateway.counted
+            logger.info(
+                "gateway stopped",
+                metadata: [
+                    "handed_over": "\(counted.handedOver)",
+                    "unavailable": "\(counted.unavailable)",
+                ])
         }
     }
 }

@@ -1,13 +1,17 @@
-"""The gateway's memory stays within its compose limit under a memory attack.
+"""Memory stays within the compose limits under a memory attack, in both gateway modes.
 
-The release-built rinha-gateway runs as compose.yaml runs it (its command and environment, the
-listen address and upstream sockets moved here) in front of two small HTTP upstreams on Unix
-sockets (the point is the gateway's memory, not the API's). Meanwhile:
+The attack:
   - 40 clients trickle 1 MB request bodies, half announced by Content-Length, half chunked;
   - 10,000 TCP connections are opened and left idle;
   - a normal client opens a new connection and sends a payment.
-Asserted: the gateway's peak resident memory (VmHWM) stays under the compose memory limit, every
-trickling client got 413, and the normal request got its 202.
+Asserted: peak resident memory (VmHWM) stays under the compose memory limit, every trickling
+client got 413, and the normal request got its 202.
+
+Proxy mode: the release-built rinha-gateway runs as compose.yaml runs it (its command and
+environment, the listen address and upstream sockets moved here, GATEWAY_MODE=proxy) in front of
+two small HTTP upstreams on Unix sockets; the point is the gateway's memory. Handoff mode (what
+compose.yaml ships): the APIs hold the connections, so the attack goes at the local stack, and the
+gateway's and both APIs' memory are checked.
 """
 
 import os
@@ -151,6 +155,7 @@ def gateway(tmp_path):
         env = {**os.environ, **svc["environment"]}
         env["GATEWAY_LISTEN"] = f"127.0.0.1:{port}"
         env["GATEWAY_UPSTREAMS"] = ",".join(map(str, sockets))
+        env["GATEWAY_MODE"] = "proxy"
         argv = [str(gateway_binary()), *svc["command"][1:]]
         proc = subprocess.Popen(argv, env=env)
         procs.append(proc)
@@ -181,11 +186,9 @@ def payment(port):
     return status
 
 
-def test_gateway_memory_bounded_under_slow_bodies_and_idle_sockets(gateway):
-    proc, port, limit_bytes = gateway
-    assert limit_bytes, "compose.yaml gives the gateway no memory limit"
-    assert payment(port) == 202
-
+def attack(port):
+    """Tricklers, then the idle sockets, then a normal payment; -> (its status, the tricklers'
+    results, what `measure` returned while everything was still open)."""
     started = threading.Semaphore(0)
     results = [None] * TRICKLERS
     threads = [threading.Thread(target=trickle, args=(port, i % 2 == 1, started, results, i), daemon=True)
@@ -204,20 +207,60 @@ def test_gateway_memory_bounded_under_slow_bodies_and_idle_sockets(gateway):
         during = payment(port)
         for t in threads:
             t.join(60)
-        alive = proc.poll() is None
-        hwm_kb = vm_kb(proc.pid, "VmHWM") if alive else None
-        rss_kb = vm_kb(proc.pid, "VmRSS") if alive else None
     finally:
         for s in idle:
             s.close()
+    return during, results
 
-    print(f"gateway VmHWM {hwm_kb} kB, VmRSS {rss_kb} kB with {IDLE_SOCKETS} idle sockets open; "
-          f"limit {limit_bytes // 1024} kB; tricklers {results}")
-    assert alive, f"the gateway exited with {proc.returncode}"
-    assert during == 202, f"a normal request during the attack got {during}"
+
+def assert_tricklers_refused_early(results):
     assert all(r is not None for r in results), results
     assert [r[0] for r in results] == [413] * TRICKLERS, results
     # Refused early: no trickler got anywhere near its megabyte through.
     assert max(r[1] for r in results) < 64 * 1024, results
+
+
+def test_gateway_memory_bounded_under_slow_bodies_and_idle_sockets(gateway):
+    proc, port, limit_bytes = gateway
+    assert limit_bytes, "compose.yaml gives the gateway no memory limit"
+    assert payment(port) == 202
+    during, results = attack(port)
+    alive = proc.poll() is None
+    hwm_kb = vm_kb(proc.pid, "VmHWM") if alive else None
+    print(f"gateway VmHWM {hwm_kb} kB with {IDLE_SOCKETS} idle sockets opened; "
+          f"limit {limit_bytes // 1024} kB; tricklers {results}")
+    assert alive, f"the gateway exited with {proc.returncode}"
+    assert during == 202, f"a normal request during the attack got {during}"
+    assert_tricklers_refused_early(results)
     assert hwm_kb * 1024 < limit_bytes, f"peak RSS {hwm_kb} kB over the {limit_bytes // 1024} kB limit"
+    assert payment(port) == 202
+
+
+@pytest.mark.skipif(os.environ.get("E2E_STACK") == "docker",
+                    reason="reads the local processes' /proc; containers get test_containers.py")
+def test_in_handoff_mode_the_apis_and_the_gateway_stay_bounded_under_the_same_attack(stack):
+    services = {s["name"]: s for s in localstack.services()}
+    if services["gateway"]["environment"].get("GATEWAY_MODE") != "handoff":
+        pytest.skip("the stack's gateway runs in proxy mode (GATEWAY_MODE)")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = IDLE_SOCKETS + TRICKLERS + 1000
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        pytest.skip(f"RLIMIT_NOFILE hard limit {hard} < {needed}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed if hard == resource.RLIM_INFINITY else hard, hard))
+    names = ("gateway", "api1", "api2")
+    pids = {n: localstack.process(n)["pid"] for n in names}
+    port = localstack.gateway_port()
+    try:
+        assert payment(port) == 202
+        during, results = attack(port)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    hwm = {n: vm_kb(pids[n], "VmHWM") for n in names if localstack.alive(pids[n])}
+    print(f"VmHWM kB {hwm} with {IDLE_SOCKETS} idle sockets opened; tricklers {results}")
+    assert set(hwm) == set(names), f"a process exited under the attack: {hwm}"
+    assert during == 202, f"a normal request during the attack got {during}"
+    assert_tricklers_refused_early(results)
+    for n in names:
+        limit = services[n]["memory"]
+        assert hwm[n] * 1024 < limit, f"{n}: peak RSS {hwm[n]} kB over the {limit // 1024} kB limit"
     assert payment(port) == 202
