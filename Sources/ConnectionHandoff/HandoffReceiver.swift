@@ -70,13 +70,18 @@ public final class HandoffReceiver: Sendable {
     }
 
     private func acceptLinks() {
+        var failures = RepeatedFailureLog()
         while true {
             let link: CInt
             do {
                 link = try HandoffSocket.accept(listener)
+                failures.reset()
             } catch {
                 if state.withLockedValue({ $0.stopping }) { return }
-                logger.warning("handoff accept failed", metadata: ["error": "\(error)"])
+                if let leftOut = failures.record(at: .now) {
+                    logger.warning(
+                        "handoff accept failed", metadata: ["error": "\(error)", "not_logged": "\(leftOut)"])
+                }
                 usleep(10_000)
                 continue
             }

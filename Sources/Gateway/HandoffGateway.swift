@@ -91,17 +91,21 @@ public final class HandoffGateway: Sendable {
     }
 
     private func acceptLoop<Strategy: BalancingStrategy>(_ strategy: inout Strategy, logger: Logger) {
+        var failures = RepeatedFailureLog()
         while true {
             let client: CInt
             do {
                 client = try HandoffSocket.accept(listener)
+                failures.reset()
             } catch let error as HandoffSocketError {
                 // EINVAL: the listener was shut down. Anything else (out of descriptors, a
                 // connection reset before it was accepted) passes; a short pause keeps a
                 // persistent one from spinning.
                 if error.code == EINVAL { return }
                 if error.code != ECONNABORTED {
-                    logger.warning("accept failed", metadata: ["error": "\(error)"])
+                    if let leftOut = failures.record(at: .now) {
+                        logger.warning("accept failed", metadata: ["error": "\(error)", "not_logged": "\(leftOut)"])
+                    }
                     usleep(10_000)
                 }
                 continue

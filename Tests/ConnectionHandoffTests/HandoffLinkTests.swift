@@ -31,6 +31,23 @@ struct LoadReportTests {
     }
 }
 
+@Suite("Repeated failures in the log")
+struct RepeatedFailureLogTests {
+    @Test("the first failure is logged, then one a second with the count left out; a success resets")
+    func throttling() {
+        var log = RepeatedFailureLog(interval: .seconds(1))
+        let start = ContinuousClock.now
+        #expect(log.record(at: start) == 0)
+        #expect(log.record(at: start + .milliseconds(10)) == nil)
+        #expect(log.record(at: start + .milliseconds(500)) == nil)
+        #expect(log.record(at: start + .milliseconds(999)) == nil)
+        #expect(log.record(at: start + .milliseconds(1000)) == 3)
+        #expect(log.record(at: start + .milliseconds(1500)) == nil)
+        log.reset()
+        #expect(log.record(at: start + .milliseconds(1600)) == 0)
+    }
+}
+
 @Suite("Handing descriptors over a real Unix socket")
 struct HandoffLinkTests {
     static let logger = Logger(label: "handoff-test")
