@@ -23,7 +23,6 @@ public final class HandoffLink: Sendable {
         /// Connections the API holds open: its last report plus those handed since.
         var openConnections = 0
         var handedOver = 0
-        var failedSends = 0
         var stopping = false
     }
 
@@ -32,7 +31,6 @@ public final class HandoffLink: Sendable {
         public var isUp: Bool
         public var openConnections: Int
         public var handedOver: Int
-        public var failedSends: Int
     }
 
     public init(path: String, retryMilliseconds: Int = 100, sendTimeoutMilliseconds: Int = 1000, logger: Logger) {
@@ -44,9 +42,7 @@ public final class HandoffLink: Sendable {
 
     public var snapshot: Snapshot {
         state.withLockedValue {
-            Snapshot(
-                isUp: $0.descriptor != nil, openConnections: $0.openConnections, handedOver: $0.handedOver,
-                failedSends: $0.failedSends)
+            Snapshot(isUp: $0.descriptor != nil, openConnections: $0.openConnections, handedOver: $0.handedOver)
         }
     }
 
@@ -60,7 +56,6 @@ public final class HandoffLink: Sendable {
             do {
                 try HandoffSocket.send(descriptor: descriptor, over: link)
             } catch {
-                state.failedSends += 1
                 state.descriptor = nil
                 HandoffSocket.wake(link)
                 throw error

@@ -58,33 +58,24 @@ public final class HandoffReceiver: Sendable {
     /// Stops receiving: no new link, the links end (the gateway then hands connections to the
     /// other APIs). Descriptors the gateway sent and this end had not received yet are closed
     /// by the system with the link. Connections already adopted are the caller's to drain.
+    /// Idempotent: a second call returns at once. It must not close the listener again, since its
+    /// descriptor number may by then belong to another socket of the process.
     public func stop() async {
-        state.withLockedValue { state in
+        let first = state.withLockedValue { state -> Bool in
+            guard !state.stopping else { return false }
             state.stopping = true
             HandoffSocket.wake(listener)
             for link in state.links { HandoffSocket.wake(link) }
+            return true
         }
+        guard first else { return }
         try? await threads.shutdownGracefully()
         close(listener)
         unlink(path)
     }
 
     private func acceptLinks() {
-        var failures = RepeatedFailureLog()
-        while true {
-            let link: CInt
-            do {
-                link = try HandoffSocket.accept(listener)
-                failures.reset()
-            } catch {
-                if state.withLockedValue({ $0.stopping }) { return }
-                if let leftOut = failures.record(at: .now) {
-                    logger.warning(
-                        "handoff accept failed", metadata: ["error": "\(error)", "not_logged": "\(leftOut)"])
-                }
-                usleep(10_000)
-                continue
-            }
+        HandoffSocket.acceptUntilShutDown(listener, logger: logger) { link in
             let accepted = state.withLockedValue { state -> Bool in
                 guard !state.stopping else { return false }
                 state.links.append(link)
@@ -92,9 +83,10 @@ public final class HandoffReceiver: Sendable {
             }
             guard accepted else {
                 close(link)
-                return
+                return false
             }
             threads.submit { [self] _ in receive(on: link) }
+            return true
         }
     }
 

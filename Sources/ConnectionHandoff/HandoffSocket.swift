@@ -5,7 +5,7 @@ import CConnectionHandoff
 #endif
 
 /// A failed socket call of the handoff, with the system's reason.
-public struct HandoffSocketError: Error, CustomStringConvertible, Equatable {
+public struct HandoffSocketError: Error, CustomStringConvertible {
     public let operation: String
     public let code: Int32
 

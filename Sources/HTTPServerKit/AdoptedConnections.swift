@@ -12,72 +12,49 @@ final class AdoptedConnections: Sendable {
     private let state = NIOLockedValueBox(State())
 
     private struct State {
-        var open: [ObjectIdentifier: Entry] = [:]
-        /// Adoption order, oldest first; closed connections are dropped lazily.
-        var order = CircularBuffer<ObjectIdentifier>()
+        var roster = ConnectionRoster()
         var evicted = 0
         var refused = 0
     }
 
-    private struct Entry {
-        let channel: any Channel
-        let activity: ConnectionActivity
-    }
-
     init(maxConnections: Int) { self.maxConnections = maxConnections }
 
-    var count: Int { state.withLockedValue { $0.open.count } }
+    var count: Int { state.withLockedValue { $0.roster.count } }
     var shed: (evicted: Int, refused: Int) { state.withLockedValue { ($0.evicted, $0.refused) } }
 
     /// Whether one more connection may be adopted: below the limit, or once the oldest idle one
-    /// (among the first few, so that the cost stays small however many are open) was closed.
+    /// was closed to make room.
     func makeRoom() -> Bool {
-        let victim = state.withLockedValue { state -> (any Channel)?? in
-            if state.open.count < maxConnections { return .some(nil) }
-            var looked = 0
-            while looked < 64, let id = state.order.popFirst() {
-                guard let entry = state.open[id] else { continue }
-                looked += 1
-                if entry.activity.isIdle {
-                    state.open[id] = nil
-                    state.evicted += 1
-                    return .some(entry.channel)
-                }
-                state.order.append(id)
+        let outcome = state.withLockedValue { state -> (room: Bool, victim: (any Channel)?) in
+            guard state.roster.count >= maxConnections else { return (true, nil) }
+            guard let idle = state.roster.takeOldestIdle() else {
+                state.refused += 1
+                return (false, nil)
             }
-            state.refused += 1
-            return .none
+            state.evicted += 1
+            return (true, idle)
         }
-        guard let victim else { return false }
-        victim?.close(promise: nil)
-        return true
+        outcome.victim?.close(promise: nil)
+        return outcome.room
     }
 
     /// Tracks `channel` until it closes.
     func add(_ channel: any Channel, activity: ConnectionActivity) {
-        state.withLockedValue { state in
-            let id = ObjectIdentifier(channel)
-            state.open[id] = Entry(channel: channel, activity: activity)
-            state.order.append(id)
-            if state.order.count > 2 * state.open.count + 64 {
-                state.order = CircularBuffer(state.order.filter { state.open[$0] != nil })
-            }
-        }
+        state.withLockedValue { $0.roster.insert(channel, activity: activity) }
     }
 
     /// Forgets `channel`; returns how many are still open.
     func remove(_ channel: any Channel) -> Int {
         state.withLockedValue { state in
-            let id = ObjectIdentifier(channel)
-            if state.open[id]?.channel === channel { state.open[id] = nil }
-            return state.open.count
+            state.roster.remove(channel)
+            return state.roster.count
         }
     }
 
     /// Asks every connection to close after its request in progress (idle ones close at once),
     /// waits up to `grace` for them, then closes what is left.
     func drain(grace: TimeAmount) async {
-        let open = state.withLockedValue { $0.open.values.map(\.channel) }
+        let open = state.withLockedValue { $0.roster.channels }
         for channel in open {
             channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
@@ -89,7 +66,7 @@ final class AdoptedConnections: Sendable {
             try? await channel.closeFuture.get()
             timer.cancel()
         }
-        for channel in state.withLockedValue({ $0.open.values.map(\.channel) }) { channel.close(promise: nil) }
+        for channel in state.withLockedValue({ $0.roster.channels }) { channel.close(promise: nil) }
     }
 }
 

@@ -163,13 +163,16 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         let keepOpen = head.keepAlive && !quiescing
         if !keepOpen { closing = true }
+        // Idle before the answer leaves, not after: its client may open its next connection as
+        // soon as it has read it, and that one may need this one's place.
+        reportActivity()
         write(response, to: head, keepOpen: keepOpen, context: context)
         if keepOpen { frameBuffered(context: context) }
         account(context: context)
     }
 
-    /// Charges what stays buffered to the budget (refusing the connection if it does not fit)
-    /// and tells the connection limit whether the connection is idle.
+    /// Charges what stays buffered to the budget (refusing the connection if it does not fit),
+    /// then reports whether the connection is idle.
     private func account(context: ChannelHandlerContext) {
         if let budget {
             let now = buffered?.readableBytes ?? 0
@@ -188,12 +191,17 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                 charged = now
             }
         }
-        if let activity {
-            let idle = answering == nil && buffered == nil
-            if idle != reportedIdle {
-                reportedIdle = idle
-                activity.set(idle: idle)
-            }
+        reportActivity()
+    }
+
+    /// Tells the connection limit whether the connection is idle (between requests, nothing of
+    /// the next one received).
+    private func reportActivity() {
+        guard let activity else { return }
+        let idle = answering == nil && buffered == nil
+        if idle != reportedIdle {
+            reportedIdle = idle
+            activity.set(idle: idle)
         }
     }
 

@@ -161,6 +161,22 @@ struct HandoffLinkTests {
         adopted.closeAll()
     }
 
+    @Test("a second stop closes nothing: the descriptors opened after the first stay open")
+    func stopTwice() async throws {
+        let receiver = try HandoffReceiver(path: Self.temporaryPath("twice"), logger: Self.logger) { close($0) }
+        receiver.start()
+        await receiver.stop()
+        // The lowest free numbers: the listener's, freed by the first stop, most likely among them.
+        let pairs = try (0..<4).map { _ in try Self.socketPair() }
+        await receiver.stop()
+        for (one, other) in pairs {
+            Self.write("still open", to: one)
+            #expect(Self.read(other) == "still open")
+            close(one)
+            close(other)
+        }
+    }
+
     @Test("a byte that carries no descriptor is skipped, and the next descriptor still arrives")
     func byteWithoutDescriptor() async throws {
         let path = Self.temporaryPath("garbage")

@@ -81,6 +81,44 @@ class Payment:
     statuses: dict = field(default_factory=dict)  # status (0: no answer) -> times
     acked_t: float = None
     done: bool = False
+    sending: tuple = None  # (attempt, local port of its connection) while an attempt is out
+    attempt_status: dict = field(default_factory=dict)  # attempt -> its status (0: no answer)
+
+
+def handoff_mode():
+    """Whether the stack's gateway hands connections over (compose.yaml's GATEWAY_MODE)."""
+    gateway = next((s for s in localstack.services() if s["name"] == "gateway"), {"environment": {}})
+    return gateway["environment"].get("GATEWAY_MODE") == "handoff"
+
+
+def client_ports_held_by(pid):
+    """The peer ports of the TCP connections process `pid` holds (its sockets' inodes looked up in
+    /proc/net/tcp and tcp6): for a server, its clients' local ports."""
+    inodes = set()
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(fd_dir)
+    except OSError:
+        return set()
+    for name in names:
+        try:
+            target = os.readlink(f"{fd_dir}/{name}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    cols = line.split()
+                    if cols[9] in inodes:
+                        ports.add(int(cols[2].rsplit(":", 1)[1], 16))
+        except OSError:
+            continue
+    return ports
 
 
 def cents_text(c):
@@ -114,6 +152,7 @@ class Drill:
         self.client_failures = []  # (t, kind) of every POST without a 2xx
         self.stopping = False
         self.t0 = time.time()
+        self.handoff = handoff_mode()
 
     def now(self):
         return time.time() - self.t0
@@ -162,9 +201,10 @@ class Drill:
         body = f'{{"correlationId":"{pay.id}","amount":{cents_text(pay.cents)}}}'.encode()
         give_up = pay.first_t + self.cfg.retry_for_s
 
-        def sent():
+        def sent(port):
             self.out += 1
             sent.counted = True
+            pay.sending = (pay.attempts, port)
         while True:
             pay.attempts += 1
             sent.counted = False
@@ -177,6 +217,8 @@ class Drill:
             finally:
                 if sent.counted:
                     self.out -= 1
+                pay.sending = None
+            pay.attempt_status[pay.attempts] = status
             pay.statuses[status] = pay.statuses.get(status, 0) + 1
             if status and not 200 <= status < 300:
                 self.client_failures.append((self.now(), f"HTTP {status}"))
@@ -267,17 +309,34 @@ class Drill:
 
     # ------------------------------------------------------------ faults
 
+    def _requests_out(self, ports=None):
+        """(payment, attempt) of each request out, only those on connections from `ports` if given."""
+        return [(p, p.sending[0]) for p in list(self.payments.values())
+                if p.sending is not None and (ports is None or p.sending[1] in ports)]
+
     async def _inflight(self, fault):
-        """-> (relevant count, detail): what is in flight where `fault` strikes."""
+        """-> (relevant count, detail, requests struck): what is in flight where `fault` strikes.
+        With the gateway handing connections over, an API holds its clients' TCP connections, so
+        the requests at a killed API are those on the connections its process holds; the gateway
+        holds no request, and its kill strikes the requests on connections it handed over (which
+        must go on being answered). Behind the proxy, every request out is at the gateway and one
+        of the APIs, without telling which."""
         pending = await self._pending(timeout=0.2)
         detail = {"client_out": self.out, "valkey": pending}
+        struck = []
         if fault.startswith("worker"):
             rel = pending["processing"].get(fault.removesuffix("-stop"), 0) if pending else 0
         elif fault.startswith("valkey"):
             rel = self.out + (pending["queue"] + sum(pending["processing"].values()) if pending else 0)
+        elif fault.startswith("api") and self.handoff:
+            ports = client_ports_held_by(localstack.process(fault.removesuffix("-stop"))["pid"])
+            struck = self._requests_out(ports)
+            rel = len(struck)
+            detail["at_this_api"] = rel
         else:
-            rel = self.out  # requests in the gateway and the APIs
-        return rel, detail
+            struck = self._requests_out()
+            rel = len(struck)
+        return rel, detail, struck
 
     async def _fault(self, fault, round_no):
         rec = {"fault": fault, "round": round_no}
@@ -285,7 +344,7 @@ class Drill:
         name = fault.removesuffix("-stop")
         t_wait = self.now()
         while True:
-            rel, detail = await self._inflight(fault)
+            rel, detail, struck = await self._inflight(fault)
             if rel > 0 or self.now() - t_wait > self.cfg.inflight_wait_s:
                 break
             await asyncio.sleep(0.002)
@@ -315,6 +374,9 @@ class Drill:
         end = rec["t"] + self.cfg.observe_s
         while self.now() < end:
             await asyncio.sleep(0.1)
+        # The requests out when it struck that were answered 2xx all the same (those still out
+        # after the observation are not counted).
+        rec["struck_answered"] = sum(1 for p, a in struck if 200 <= p.attempt_status.get(a, 0) < 300)
         extra_end = self.now() + self.cfg.consistent_wait_s
         while self.now() < extra_end and not (self.checks and self.checks[-1]["match"]):
             await asyncio.sleep(0.1)
@@ -509,6 +571,10 @@ class Drill:
             "amounts exact": not wrong_amount,
             "settled (our summary == processors', nothing pending)": settle["settled"],
             "every fault struck with payments in flight": all(r["in_flight"] > 0 for r in rows),
+            # Handed over, a connection outlives the gateway: requests out on one when it is
+            # killed are answered by their API.
+            "a killed gateway's handed-over connections kept answering": not self.handoff or all(
+                r["struck_answered"] > 0 for r in rows if r["fault"] == "gateway"),
             "no fault failed to restart": not self.errors,
             "every payment looked up": not lookup_failures,
         }
@@ -569,6 +635,7 @@ class Drill:
         return {
             "fault": f["fault"], "round": f["round"], "t": f["t"], "in_flight": f["in_flight"],
             "in_flight_detail": f["in_flight_detail"], "waited_for_in_flight_s": f["waited_for_in_flight_s"],
+            "struck_answered": f.get("struck_answered"),
             "ready_s": f.get("ready_s"), "resumed_s": f.get("resumed_s"), "error": f.get("error"),
             "checks": len(checks), "inconsistent": sum(1 for c in checks if not c["match"]),
             "unanswered": sum(1 for c in checks if not c["answered"]),

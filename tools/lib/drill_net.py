@@ -87,8 +87,9 @@ class HTTPPool:
         self.slots = asyncio.Semaphore(size)
 
     async def request(self, method, path, body=b"", headers=None, timeout=5.0, on_sent=None):
-        """-> (status, body bytes); HTTPError when no whole answer came. `on_sent()` runs once a
-        connection is held (the request is about to leave): the caller's count of requests out."""
+        """-> (status, body bytes); HTTPError when no whole answer came. `on_sent(port)` runs once a
+        connection is held (the request is about to leave), with that connection's local port: the
+        caller's count of requests out, and where they are."""
         async with self.slots:
             conn = self.idle.pop() if self.idle else None
             reused = conn is not None and conn.writer is not None
@@ -99,7 +100,7 @@ class HTTPPool:
                 except (OSError, asyncio.TimeoutError) as e:
                     raise HTTPError(f"connect: {type(e).__name__}") from e
             if on_sent:
-                on_sent()
+                on_sent(conn.writer.get_extra_info("sockname")[1])
             try:
                 status, data = await conn.request(method, path, body, headers, timeout)
             except HTTPError as e:

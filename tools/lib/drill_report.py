@@ -23,6 +23,10 @@ def _inflight_text(row):
     d = row["in_flight_detail"]
     v = d.get("valkey")
     where = f"out {d['client_out']}"
+    if "at_this_api" in d:
+        where += f", at this API {d['at_this_api']}"
+    if row.get("struck_answered"):
+        where += f", answered anyway {row['struck_answered']}"
     if v:
         where += f", queue {v['queue']}" + "".join(f", {w} {n}" for w, n in v["processing"].items())
     return f"{row['in_flight']} ({where})"
