@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools" / "lib"))
 import bench_metrics  # noqa: E402
+import bench_timeline  # noqa: E402
 from procs import free_port  # noqa: E402
 
 SUMMARY = {"default": {"totalRequests": 0, "totalAmount": 0}, "fallback": {"totalRequests": 0, "totalAmount": 0}}
@@ -172,3 +173,61 @@ def test_processor_counts_per_phase_come_from_the_processors_windows(stack, clea
     assert r["extra"]["phases"][0]["payments"] == {"default": 3, "fallback": None}
     assert bench_metrics.phase_lines(r)[1].split()[-1] == "-"
     assert not bench_metrics.add_processor_counts({"extra": {"phases": r["extra"]["phases"]}}, urls, localstack.TOKEN)
+
+
+def write_k6_csv(path, rows):
+    """A k6 CSV output (K6_OUT=csv=...) with the columns bench_timeline reads."""
+    import gzip
+    with gzip.open(path, "wt") as f:
+        f.write("metric_name,timestamp,metric_value,check,error,error_code,expected_response,group,method,name,"
+                "proto,scenario,service,status,subproto,tls_version,url,extra_tags,metadata\n")
+        for metric, second, value, method, url in rows:
+            f.write(f"{metric},{second},{value},,,,true,,{method},{url},HTTP/1.1,,,202,,,{url},,\n")
+
+
+def test_timeline_reads_only_the_backends_payment_posts(tmp_path):
+    csv_gz = tmp_path / "k6.csv.gz"
+    write_k6_csv(csv_gz, [
+        ("http_req_duration", 100, 1.5, "POST", "http://127.0.0.1:9999/payments"),
+        ("http_req_duration", 100, 9.0, "GET", "http://127.0.0.1:9999/payments-summary"),
+        ("http_req_duration", 101, 7.0, "POST", "http://127.0.0.1:8001/payments"),  # a processor's
+        ("http_req_waiting", 101, 3.0, "POST", "http://127.0.0.1:9999/payments"),
+        ("http_req_duration", 102, 2.5, "POST", "http://127.0.0.1:9999/payments"),
+    ])
+    assert bench_timeline.read_requests(csv_gz, "http://127.0.0.1:9999") == {100: [1.5], 102: [2.5]}
+
+
+def test_timeline_parses_valkey_rewrites_from_its_log(tmp_path):
+    log = tmp_path / "valkey.log"
+    log.write_text(
+        "1:M 30 Nov 2026 20:48:40.614 * Starting automatic rewriting of AOF on 100% growth\n"
+        "1:M 30 Nov 2026 20:48:40.630 * Background append only file rewriting started by pid 9\n"
+        "9:C 30 Nov 2026 20:48:40.700 * Fork CoW for AOF rewrite: current 1 MB\n"
+        "1:M 30 Nov 2026 20:48:41.250 * Background AOF rewrite terminated with success\n")
+    [(start, end)] = bench_timeline.valkey_rewrites(log)
+    assert end - start == pytest.approx(0.62, abs=1e-3)
+    assert bench_timeline.valkey_rewrites(tmp_path / "missing.log") == []
+
+
+def test_timeline_puts_each_slow_request_in_its_seconds_cause():
+    # 100 requests a second for 20 s at 1 ms, except: second 1 has 12 at 50 ms (during a rewrite),
+    # second 2 has 4 at 40 ms (Valkey's quota stopped it 30 ms), second 3 has 3 at 60 ms (neither).
+    # 19 slow of 2,000: the p99 is 1 ms and all 19 are over it.
+    requests = {s: [1.0] * 100 for s in range(1000, 1020)}
+    requests[1001][:12] = [50.0] * 12
+    requests[1002][:4] = [40.0] * 4
+    requests[1003][:3] = [60.0] * 3
+    samples, k6, throttled = [], 0, 0.0
+    for i in range(201):  # every 100 ms; k6 three times as busy in second 1
+        t = 1000.0 + i / 10
+        if i:
+            k6 += 3 if int(t) == 1001 else 1
+        if round(t, 1) == 1002.5:
+            throttled = 0.03
+        samples.append((t, (2 * i, 2 * i, 0), {"k6": k6, "valkey": i}, {"valkey": throttled}))
+    lines, summary = bench_timeline.report(requests, samples, [(1001.2, 1001.6)], ["k6", "valkey"])
+    assert summary["p99_ms"] == 1.0 and summary["slow_requests"] == 19
+    assert summary["slow_share"] == pytest.approx({"rewrite": 12 / 19, "quota": 4 / 19, "neither": 3 / 19})
+    assert summary["spike_seconds"] == 1 and summary["calm_seconds"] == 19
+    assert summary["cores"]["spike"]["k6"] == pytest.approx(3 * summary["cores"]["calm"]["k6"], rel=0.15)
+    assert any(line.endswith("rewrite") for line in lines) and any("valkey 30" in line for line in lines)
