@@ -33,12 +33,17 @@ def counters(pid):
     return {"cpu_ticks": ticks, "vcsw": vol, "ivcsw": invol}
 
 
+def process_pids(process):
+    """A state process's pid with its process group (nginx's workers, a shell's children)."""
+    return sorted(set([process["pid"]] + process_group(process["pid"])))
+
+
 def snapshot(processes):
     """{name: {pids, cpu_ticks, vcsw, ivcsw}} for the state's processes, each with its process group
     (nginx's workers, a shell's children)."""
     out = {}
     for p in processes:
-        pids = sorted(set([p["pid"]] + process_group(p["pid"])))
+        pids = process_pids(p)
         total = {"pids": pids, "cpu_ticks": 0, "vcsw": 0, "ivcsw": 0, "kind": p.get("kind")}
         seen = False
         for pid in pids:

@@ -28,13 +28,6 @@ REWRITE_START = re.compile(r"(\d+ \w{3} \d{4} \d\d:\d\d:\d\d\.\d+) \* Background
 REWRITE_END = re.compile(r"(\d+ \w{3} \d{4} \d\d:\d\d:\d\d\.\d+) \* Background AOF rewrite terminated")
 
 
-def machine_jiffies():
-    """(busy, idle, steal) jiffies of all CPUs."""
-    f = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
-    user, nice, system, idle, iowait, irq, softirq, steal = f
-    return user + nice + system + irq + softirq, idle + iowait, steal
-
-
 class Sampler(threading.Thread):
     """Samples every 100 ms until stopped. `groups()` -> {name: [pid, ...]}, asked again every 2 s
     (processes restart); `throttled()` -> {service: throttled seconds so far}."""
@@ -64,7 +57,7 @@ class Sampler(threading.Thread):
                 throttled = self.throttled_fn()
             except Exception:  # a cgroup going away at the end: no stalls in this sample
                 throttled = {}
-            self.samples.append((now, machine_jiffies(), ticks, throttled))
+            self.samples.append((now, procinfo.machine_jiffies(), ticks, throttled))
             self.stop.wait(SAMPLE_SECONDS)
 
 
@@ -152,7 +145,7 @@ def report(requests, samples, rewrites, groups_order):
             note = ", ".join(f"{k} {v}" for k, v in sorted(stalls.items()))
             if s in rewrite_seconds:
                 note = (note + ", " if note else "") + "rewrite"
-            lines.append(f"{s - first:>4} {len(vs):>5} {vs[int(len(vs) * 0.99)] if len(vs) > 1 else vs[0]:>7.2f} "
+            lines.append(f"{s - first:>4} {len(vs):>5} {vs[int(len(vs) * 0.99)]:>7.2f} "
                          f"{vs[-1]:>7.2f} {slow:>5}  {c.get('busy', 0) / hz:>5.2f} {c.get('steal', 0) / hz:>5.2f} "
                          f"{cores}  {note}".rstrip())
     total_slow = sum(share.values()) or 1

@@ -45,6 +45,12 @@ def cpu_ticks(pid):
         return None
 
 
+def machine_jiffies():
+    """(busy, idle, steal) jiffies of all CPUs since boot (/proc/stat); idle includes iowait."""
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in open("/proc/stat").readline().split()[1:9])
+    return user + nice + system + irq + softirq, idle + iowait, steal
+
+
 def cpu_seconds(pid):
     ticks = cpu_ticks(pid)
     return None if ticks is None else ticks / CLK_TCK
