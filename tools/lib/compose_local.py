@@ -1,7 +1,9 @@
 """Maps a compose.yaml service to a process on this machine: Docker volumes become folders of the
 run directory, the processors' and the gateway's addresses become local ones, `valkey-server` and
-our products become paths to their binaries, and a service without a health check gets one
-(a worker: its heartbeat in Valkey; the gateway: rinha-probe)."""
+our products become paths to their binaries, and each service gets a readiness check, which
+compose.yaml leaves out (each would be a `docker exec` charged to the container's CPU quota every
+second): Valkey answers PONG, an API its /health, a worker's heartbeat is in Valkey, the gateway
+answers the summary."""
 
 import re
 from pathlib import Path
@@ -53,6 +55,12 @@ def translate(svc, run):
         keys = f"{{{prefix}}}:heartbeat:{wid} {prefix}:heartbeat:{wid}"
         cli = valkey_bin("valkey-cli")
         hc = ["sh", "-c", f'[ "$({cli} -s {env["VALKEY_URL"][5:]} exists {keys})" = 1 ]']
+    if hc is None and argv[:1] == [valkey_bin("valkey-server")]:
+        # PONG only once the data is loaded (a restart answers LOADING until then).
+        sock = argv[argv.index("--unixsocket") + 1]
+        hc = ["sh", "-c", f'[ "$({valkey_bin("valkey-cli")} -s {sock} ping)" = PONG ]']
+    if hc is None and svc["command"][:1] == ["rinha-api"]:
+        hc = [str(build_dir() / "rinha-probe"), argv[argv.index("--listen") + 1], "/health"]
     if svc["name"] == "gateway" and hc is None:
         hc = [str(build_dir() / "rinha-probe"), f"127.0.0.1:{port}", "/payments-summary"]
     return argv, env, hc

@@ -122,6 +122,23 @@ def up():
         + ", ".join(f"http://127.0.0.1:{port}" for _, port, _ in SIMULATORS.values()) + f" (token {TOKEN})")
 
 
+FLOOR = f"{PROJECT}-floor"
+
+
+def start_floor(binary):
+    """tools/bench --floor --docker: the floor server (a static binary) in a container of the base
+    image, published on the gateway's port as compose.yaml publishes the gateway, so that k6's
+    requests take the same way in (docker-proxy and the bridge); the simulators beside it. No
+    limits, like the local floor."""
+    prepare()
+    down(quiet=True)
+    start_simulators()
+    run(["docker", "run", "-d", "--name", FLOOR, "-p", f"{GATEWAY_PORT}:{GATEWAY_PORT}",
+         "-v", f"{binary}:/usr/local/bin/floor-server:ro", BASE_IMAGE,
+         "floor-server", str(GATEWAY_PORT), "0.0.0.0"], stdout=subprocess.DEVNULL)
+    wait_answers("the floor", GATEWAY_PORT, "/payments-summary")
+
+
 def down(quiet=False):
     """Removes the compose stack with its volumes, the simulators and their network."""
     if not daemon_ok():
@@ -130,7 +147,7 @@ def down(quiet=False):
         return
     run(compose_argv("down", "-v", "--remove-orphans", "--timeout", "20"), env=compose_env_light(), check=False,
         quiet=quiet)
-    for name, _, _ in SIMULATORS.values():
+    for name in [FLOOR] + [name for name, _, _ in SIMULATORS.values()]:
         run(["docker", "rm", "-f", name], quiet=True, check=False)
     run(["docker", "network", "rm", NETWORK], quiet=True, check=False)
     if not quiet:
@@ -151,12 +168,12 @@ def use_for_bench(local):
         context switches from /proc like a local process's."""
         found = []
         for name in ["valkey", "api1", "api2", "worker1", "worker2", "gateway",
-                     "processor-default", "processor-fallback"]:
-            i = inspect(container_name(name))
+                     "processor-default", "processor-fallback", "floor"]:
+            i = inspect(FLOOR if name == "floor" else container_name(name))
             pid = (i or {}).get("State", {}).get("Pid") or 0
             if pid > 0:
-                found.append({"name": name, "pid": pid, "kind": "simulator" if name.startswith("processor-")
-                              else "service"})
+                kind = "simulator" if name.startswith("processor-") else "floor" if name == "floor" else "service"
+                found.append({"name": name, "pid": pid, "kind": kind})
         return found
 
     local.read_state = lambda: {"processes": processes()}
@@ -167,7 +184,12 @@ def use_for_bench(local):
         up()
         return {"cgroups": "docker", "cgroups_reason": "", "processes": processes()}
 
+    def bench_floor(binary):
+        start_floor(binary)
+        return {"cgroups": "docker", "cgroups_reason": "the floor runs without limits", "processes": processes()}
+
     local.up = bench_up
+    local.start_floor_container = bench_floor
     local.down = lambda quiet=False: down(quiet=quiet)
     local.status_rows = lambda: ({}, bench_rows())
 
