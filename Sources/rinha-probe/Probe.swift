@@ -5,8 +5,9 @@ import NetworkEndpoint
 #endif
 
 /// `rinha-probe TARGET PATH`: exits 0 when `GET PATH` on TARGET (`unix:/path.sock` or
-/// `host:port`, IPv4) answers 2xx within a second, 1 otherwise. The container health checks use
-/// it: the runtime image has no curl, and this needs nothing but libc.
+/// `host:port`, IPv4) answers 2xx within a second, 1 otherwise. The local stack's readiness
+/// checks use it, and the image keeps it for a check by hand (`docker exec`): the runtime image
+/// has no curl, and this needs nothing but libc. compose.yaml runs no health checks (README).
 @main
 enum Probe {
     static func main() {

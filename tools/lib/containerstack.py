@@ -4,7 +4,8 @@
 missing, starts dockerd, makes the base images locally (no container registry is reachable here),
 builds the app image from the host's release binaries (Dockerfile.prebuilt), starts the two
 processor simulators as containers on the external network `payment-processor`, then runs
-`docker compose up` and waits for the health checks.
+`docker compose up` and waits until the gateway answers the summary (compose.yaml has no health
+checks: README, "Health checks").
 
 Overrides go only through the variables compose.yaml already reads: RINHA_IMAGE, VALKEY_IMAGE,
 GATEWAY_STRATEGY. Used by tools/compose, tools/test (container tests), tools/bench --docker.
@@ -101,8 +102,8 @@ def up():
     start_simulators()
     log(f"docker compose up -d --wait (RINHA_IMAGE={app_image()} VALKEY_IMAGE={valkey_image()})")
     STATE.mkdir(parents=True, exist_ok=True)
-    # The engine keeps only its last 256 events (health checks make several a second): the start
-    # order is recorded while it happens, for the tests.
+    # The engine keeps only its last 256 events: the start order is recorded while it happens,
+    # for the tests.
     with open(STATE / "up-events.jsonl", "w") as events_file:
         events = subprocess.Popen(["docker", "events", "--filter", f"label=com.docker.compose.project={PROJECT}",
                                    "--format", "{{json .}}"], stdout=events_file, stderr=subprocess.DEVNULL)
@@ -199,7 +200,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="tools/compose", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", choices=["up", "down", "status", "prepare"],
-                   help="up: fresh stack, healthy; down: remove it (volumes too); status: containers, "
+                   help="up: fresh stack, answering; down: remove it (volumes too); status: containers, "
                         "memory, restarts; prepare: engine and images only")
     args = p.parse_args(argv)
     try:
