@@ -99,20 +99,36 @@ def test_an_idle_stack_never_meets_a_cpu_quota(clean, compose):
 
 def test_the_apis_and_workers_wait_for_valkey_when_they_start_before_it(clean):
     # No health check orders the start: a process that starts before Valkey answers waits for it.
+    # Payments sent meanwhile are refused (503, nothing accepted); sent again, each is booked once.
     n = 300
     started = ("api1", "api2", "worker1", "worker2")
     cs.compose("stop", *started, "valkey")
+
+    def refused_for_storage():
+        status, text = clean.gateway.request("POST", "/payments", {"correlationId": str(uuid.uuid4()), "amount": 1.5})
+        return status == 503 and "storage unavailable" in text
+
+    def valkey_comes_back():
+        time.sleep(1)  # the burst's first payments meet the missing Valkey
+        cs.compose("start", "valkey")
+
     try:
         # docker, not compose: compose would start Valkey first, as depends_on says.
-        subprocess.run(["docker", "start", *(cs.container_name(n) for n in started)], check=True,
+        subprocess.run(["docker", "start", *(cs.container_name(s) for s in started)], check=True,
                        capture_output=True)
-        time.sleep(2)  # started and finding no Valkey
+        # Through the gateway to an API that runs and has found no Valkey (not the gateway's own
+        # 503 while no API is linked).
+        deadline = time.time() + 20
+        while not refused_for_storage():
+            assert time.time() < deadline, "no API answered that its storage is missing"
+            time.sleep(0.2)
         assert not info("valkey")["State"]["Running"]
         for name in started:
             assert info(name)["State"]["Running"], name
+        acked, counts = burst(clean.gateway, n, threads=16, retry_until_2xx=True, during=valkey_comes_back)
     finally:
-        cs.compose("start", "valkey")
-    acked, counts = burst(clean.gateway, n, threads=16, retry_until_2xx=True)
+        cs.compose("start", "valkey")  # a no-op when it runs
+    assert counts.get(503, 0) > 0, counts  # the outage met payments of the burst
     assert len(acked) == n, counts
     clean.settle(n, timeout=60)
     clean.assert_agrees_with_processors(n)

@@ -130,7 +130,7 @@ def start_floor(binary):
     """tools/bench --floor --docker: the floor server (a static binary) in a container of the base
     image, published on the gateway's port as compose.yaml publishes the gateway, so that k6's
     requests take the same way in (docker-proxy and the bridge); the simulators beside it. No
-    limits, like the local floor."""
+    limits, like the local floor. -> the run's state, as use_for_bench's `up` returns it."""
     prepare()
     down(quiet=True)
     start_simulators()
@@ -138,6 +138,21 @@ def start_floor(binary):
          "-v", f"{binary}:/usr/local/bin/floor-server:ro", BASE_IMAGE,
          "floor-server", str(GATEWAY_PORT), "0.0.0.0"], stdout=subprocess.DEVNULL)
     wait_answers("the floor", GATEWAY_PORT, "/payments-summary")
+    return {"cgroups": "docker", "cgroups_reason": "the floor runs without limits", "processes": bench_processes()}
+
+
+def bench_processes():
+    """Each container's main process, as the host sees it: tools/bench reads its CPU and context
+    switches from /proc like a local process's."""
+    found = []
+    for name in ["valkey", "api1", "api2", "worker1", "worker2", "gateway",
+                 "processor-default", "processor-fallback", "floor"]:
+        i = inspect(FLOOR if name == "floor" else container_name(name))
+        pid = (i or {}).get("State", {}).get("Pid") or 0
+        if pid > 0:
+            kind = "simulator" if name.startswith("processor-") else "floor" if name == "floor" else "service"
+            found.append({"name": name, "pid": pid, "kind": kind})
+    return found
 
 
 def down(quiet=False):
@@ -164,33 +179,15 @@ def use_for_bench(local):
     local.gateway_port = lambda: GATEWAY_PORT
     local.run_dir = lambda: STATE
 
-    def processes():
-        """Each container's main process, as the host sees it: tools/bench reads its CPU and
-        context switches from /proc like a local process's."""
-        found = []
-        for name in ["valkey", "api1", "api2", "worker1", "worker2", "gateway",
-                     "processor-default", "processor-fallback", "floor"]:
-            i = inspect(FLOOR if name == "floor" else container_name(name))
-            pid = (i or {}).get("State", {}).get("Pid") or 0
-            if pid > 0:
-                kind = "simulator" if name.startswith("processor-") else "floor" if name == "floor" else "service"
-                found.append({"name": name, "pid": pid, "kind": kind})
-        return found
-
-    local.read_state = lambda: {"processes": processes()}
+    local.read_state = lambda: {"processes": bench_processes()}
 
     def bench_up(gateway=None, **_):
         if gateway not in (None, "ours"):
             raise RuntimeError("--docker runs compose.yaml as it is: our gateway only")
         up()
-        return {"cgroups": "docker", "cgroups_reason": "", "processes": processes()}
-
-    def bench_floor(binary):
-        start_floor(binary)
-        return {"cgroups": "docker", "cgroups_reason": "the floor runs without limits", "processes": processes()}
+        return {"cgroups": "docker", "cgroups_reason": "", "processes": bench_processes()}
 
     local.up = bench_up
-    local.start_floor_container = bench_floor
     local.down = lambda quiet=False: down(quiet=quiet)
     local.status_rows = lambda: ({}, bench_rows())
 
