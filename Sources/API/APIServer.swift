@@ -33,8 +33,8 @@ public final class APIServer: Sendable {
         let http = try await HTTPServer.start(
             target: configuration.listen, group: eventLoop, maxBodySize: configuration.maxBodySize,
             handoff: configuration.handoff, logger: logger
-        ) { request, loop in
-            routes.respond(to: request, on: loop)
+        ) { request, responder in
+            routes.respond(to: request, with: responder)
         }
         logger.info(
             "api listening",

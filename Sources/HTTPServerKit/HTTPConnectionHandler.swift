@@ -43,6 +43,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var readHeld = false
     /// Guards `frameBuffered` against re-entry from an answer that completes synchronously.
     private var framing = false
+    /// Counts the requests started, so that an answer is taken only for the request it was for.
+    private var requests = 0
+    /// This handler's context, for answers that come later (`answer`); nil once removed.
+    private var context: ChannelHandlerContext?
 
     var maxBufferedBytes: Int { 2 * (framer.maxHeaderBytes + framer.maxBodyBytes) }
 
@@ -58,9 +62,14 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         self.handler = handler
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         budget?.release(charged)
         charged = 0
+        self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -140,27 +149,26 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     private func start(_ request: HTTPServerRequest?, head: RequestHead, context: ChannelHandlerContext) {
         answering = head
+        requests &+= 1
         guard let request else {
             // Only a chunked body the framer accepted can fail here; it cannot, but a 400 is
             // the safe answer if it ever did.
-            finish(.success(.error(.badRequest, "malformed HTTP request")), context: context)
+            finish(.error(.badRequest, "malformed HTTP request"), context: context)
             return
         }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        handler(request, context.eventLoop).hop(to: context.eventLoop).whenComplete { result in
-            let (handler, context) = bound.value
-            handler.finish(result, context: context)
-        }
+        let responder = HTTPResponder(connection: NIOLoopBound(self, eventLoop: context.eventLoop), request: requests)
+        handler(request, responder)
     }
 
-    private func finish(_ result: Result<HTTPServerResponse, any Error>, context: ChannelHandlerContext) {
+    /// The answer to the `request`th request, from its `HTTPResponder`, on the event loop.
+    func answer(_ response: HTTPServerResponse, request: Int) {
+        guard request == requests, answering != nil, let context else { return }
+        finish(response, context: context)
+    }
+
+    private func finish(_ response: HTTPServerResponse, context: ChannelHandlerContext) {
         guard let head = answering else { return }
         answering = nil
-        let response: HTTPServerResponse
-        switch result {
-        case .success(let r): response = r
-        case .failure: response = .error(.internalServerError, "internal error")
-        }
         let keepOpen = head.keepAlive && !quiescing
         if !keepOpen { closing = true }
         // Idle before the answer leaves, not after: its client may open its next connection as

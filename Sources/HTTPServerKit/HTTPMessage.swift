@@ -62,5 +62,54 @@ public struct HTTPServerResponse: Sendable {
     }
 }
 
-/// Answers one request; called on the connection's event loop, must not block it.
-public typealias HTTPHandler = @Sendable (HTTPServerRequest, any EventLoop) -> EventLoopFuture<HTTPServerResponse>
+/// Answers one request through its `HTTPResponder`; called on the connection's event loop, must
+/// not block it.
+public typealias HTTPHandler = @Sendable (HTTPServerRequest, HTTPResponder) -> Void
+
+/// Where the answer to one request goes. Call it once; the first answer counts and any later one
+/// is ignored. Called on the connection's event loop, it writes the answer there and then, in
+/// the same tick (the API answers in the tick Valkey's reply arrives, with no future between);
+/// called from elsewhere, it hops there first.
+public struct HTTPResponder: Sendable {
+    private enum Target {
+        /// The `request`th request of a connection.
+        case connection(NIOLoopBound<HTTPConnectionHandler>, request: Int)
+        case deliver(@Sendable (HTTPServerResponse) -> Void)
+    }
+
+    /// The connection's event loop.
+    public let eventLoop: any EventLoop
+    private let target: Target
+
+    init(connection: NIOLoopBound<HTTPConnectionHandler>, request: Int) {
+        self.eventLoop = connection.eventLoop
+        self.target = .connection(connection, request: request)
+    }
+
+    /// A responder that hands the answer to `deliver` on `eventLoop` (for tests and adapters).
+    public init(eventLoop: any EventLoop, deliver: @escaping @Sendable (HTTPServerResponse) -> Void) {
+        self.eventLoop = eventLoop
+        self.target = .deliver(deliver)
+    }
+
+    public func callAsFunction(_ response: HTTPServerResponse) {
+        guard eventLoop.inEventLoop else {
+            eventLoop.execute { self(response) }
+            return
+        }
+        switch target {
+        case .connection(let connection, let request): connection.value.answer(response, request: request)
+        case .deliver(let deliver): deliver(response)
+        }
+    }
+
+    /// Answers with what `future` holds; a failed future is answered 500.
+    public func respond(with future: EventLoopFuture<HTTPServerResponse>) {
+        future.whenComplete { result in
+            switch result {
+            case .success(let response): self(response)
+            case .failure: self(.error(.internalServerError, "internal error"))
+            }
+        }
+    }
+}

@@ -3,8 +3,8 @@ import PaymentCore
 import ValkeyClient
 
 /// The API's side of the ledger: a payment accepted into the queue, the summary of what was
-/// booked, the purge. These return futures: the API answers on the event loop the Valkey reply
-/// arrives on, in the same tick, with no task hop.
+/// booked, the purge. They complete on the event loop the Valkey reply arrives on, in the same
+/// tick, with no task hop; `accept`, every payment's call, also without a future.
 extension PaymentStore {
     public enum AcceptOutcome: Sendable, Equatable {
         case queued
@@ -23,22 +23,36 @@ extension PaymentStore {
     public func accept(
         _ payment: PaymentRequest, deadlineMillis: Int64 = 0, now: Int64 = WallClock.nowMillis()
     ) -> EventLoopFuture<AcceptOutcome> {
+        let promise = client.eventLoop.makePromise(of: AcceptOutcome.self)
+        accept(payment, deadlineMillis: deadlineMillis, now: now) { promise.completeWith($0) }
+        return promise.futureResult
+    }
+
+    /// `accept` with its outcome handed to `onOutcome` on the client's event loop, in the tick
+    /// Valkey's reply is read: every payment's path, so no future per call.
+    public func accept(
+        _ payment: PaymentRequest, deadlineMillis: Int64 = 0, now: Int64 = WallClock.nowMillis(),
+        onOutcome: @escaping @Sendable (Result<AcceptOutcome, any Error>) -> Void
+    ) {
         let b = retention.bucket(at: now)
-        return fcall(
+        fcall(
             "accept", keys: [keys.payments(bucket: b), keys.payments(bucket: b - 1), keys.queue],
             args: [
                 payment.correlationID, String(payment.amount.cents), String(b), String(retention.expiry(ofBucket: b)),
                 String(deadlineMillis),
             ]
-        ).flatMapThrowing { reply in
-            switch reply {
-            case .integer(1): return .queued
-            case .integer(0): return .repeated
-            case .integer(-1): return .conflict
-            case .integer(-2): return .late
-            case .error(let message): throw ValkeyError.server(message)
-            default: throw ValkeyError.unexpectedReply("\(reply)")
-            }
+        ) { result in
+            onOutcome(
+                result.flatMap { reply in
+                    switch reply {
+                    case .integer(1): .success(.queued)
+                    case .integer(0): .success(.repeated)
+                    case .integer(-1): .success(.conflict)
+                    case .integer(-2): .success(.late)
+                    case .error(let message): .failure(ValkeyError.server(message))
+                    default: .failure(ValkeyError.unexpectedReply("\(reply)"))
+                    }
+                })
         }
     }
 

@@ -26,16 +26,33 @@ public struct PaymentStore: Sendable {
     /// (new, or emptied) gets it loaded and the call sent again: loading is idempotent and the
     /// call had not run.
     func fcall(_ name: String, keys: [String], args: [String]) -> EventLoopFuture<RESPValue> {
+        let promise = client.eventLoop.makePromise(of: RESPValue.self)
+        fcall(name, keys: keys, args: args) { promise.completeWith($0) }
+        return promise.futureResult
+    }
+
+    /// `fcall` with its reply handed to `onReply` on the client's event loop, in the tick it is
+    /// read: the request path's form, with no future per call.
+    func fcall(
+        _ name: String, keys: [String], args: [String],
+        onReply: @escaping @Sendable (Result<RESPValue, any Error>) -> Void
+    ) {
         let command = RESPCommand(["FCALL", PaymentLifecycle.function(name), String(keys.count)] + keys + args)
         let client = self.client
         let loader = self.loader
-        return client.send(command).flatMap { reply in
-            guard case .error(let message) = reply, message.contains("Function not found") else {
-                return client.eventLoop.makeSucceededFuture(reply)
+        client.send(command) { result in
+            guard case .success(.error(let message)) = result, message.contains("Function not found") else {
+                onReply(result)
+                return
             }
-            return loader.load(on: client).flatMap { loaded in
-                if case .error = loaded { return client.eventLoop.makeSucceededFuture(loaded) }
-                return client.send(command)
+            loader.load(on: client).whenComplete { loaded in
+                if case .success(.error) = loaded {
+                    onReply(loaded)
+                } else if case .failure = loaded {
+                    onReply(loaded)
+                } else {
+                    client.send(command, onReply: onReply)
+                }
             }
         }
     }

@@ -33,11 +33,13 @@ public final class ValkeyClient: @unchecked Sendable {
 
     // Confined to `eventLoop`.
     private var channel: (any Channel)?
+    /// The connection's RESP handler, where commands are sent (see `RESPChannelHandler.send`).
+    private var handler: RESPChannelHandler?
     private var connecting = false
     private var closed = false
     private var flushScheduled = false
     private var backoff: TimeAmount
-    private var waiting = CircularBuffer<(RESPCommand, EventLoopPromise<RESPValue>, NIODeadline)>()
+    private var waiting = CircularBuffer<(RESPCommand, ReplyWaiter, NIODeadline)>()
     private var expiryTimer: Scheduled<Void>?
     private var reconnectTimer: Scheduled<Void>?
     private var wasConnected = false
@@ -54,11 +56,23 @@ public final class ValkeyClient: @unchecked Sendable {
     public func send(_ command: RESPCommand) -> EventLoopFuture<RESPValue> {
         let promise = eventLoop.makePromise(of: RESPValue.self)
         if eventLoop.inEventLoop {
-            sendOnLoop(command, promise)
+            sendOnLoop(command, .promise(promise))
         } else {
-            eventLoop.execute { self.sendOnLoop(command, promise) }
+            eventLoop.execute { self.sendOnLoop(command, .promise(promise)) }
         }
         return promise.futureResult
+    }
+
+    /// Sends one command; `onReply` runs on `eventLoop` with its reply (an error reply is a
+    /// `.error` value), in the tick the reply is read. Without a future per call: for the
+    /// request path, where each allocation and each completion counts (called from elsewhere,
+    /// it hops first).
+    public func send(_ command: RESPCommand, onReply: @escaping @Sendable (Result<RESPValue, any Error>) -> Void) {
+        if eventLoop.inEventLoop {
+            sendOnLoop(command, .callback(onReply))
+        } else {
+            eventLoop.execute { self.sendOnLoop(command, .callback(onReply)) }
+        }
     }
 
     public func send(_ arguments: String...) -> EventLoopFuture<RESPValue> { send(RESPCommand(arguments)) }
@@ -83,45 +97,45 @@ public final class ValkeyClient: @unchecked Sendable {
             self.closed = true
             self.reconnectTimer?.cancel()
             self.expiryTimer?.cancel()
-            while let (_, promise, _) = self.waiting.popFirst() { promise.fail(ValkeyError.closed) }
+            while let (_, waiter, _) = self.waiting.popFirst() { waiter.complete(.failure(ValkeyError.closed)) }
             guard let channel = self.channel else { return self.eventLoop.makeSucceededVoidFuture() }
             return channel.close().recover { _ in }
         }.flatMap { $0 }.get()
     }
 
-    private func sendOnLoop(_ command: RESPCommand, _ promise: EventLoopPromise<RESPValue>) {
+    private func sendOnLoop(_ command: RESPCommand, _ waiter: ReplyWaiter) {
         if closed {
-            promise.fail(ValkeyError.closed)
+            waiter.complete(.failure(ValkeyError.closed))
             return
         }
-        if let channel, channel.isActive {
+        if let channel, let handler, channel.isActive {
             // Unwritable: Valkey stopped reading (stalled). Commands would pile up in memory
             // with no answer coming; refuse them at once instead, so memory stays bounded and
             // callers fall back (503, retry later).
             guard channel.isWritable else {
-                promise.fail(ValkeyError.unavailable)
+                waiter.complete(.failure(ValkeyError.unavailable))
                 return
             }
-            write(command, promise, on: channel)
+            write(command, waiter, to: handler)
             return
         }
         guard waiting.count < configuration.maxWaiting else {
-            promise.fail(ValkeyError.unavailable)
+            waiter.complete(.failure(ValkeyError.unavailable))
             return
         }
-        waiting.append((command, promise, .now() + configuration.waitForConnection))
+        waiting.append((command, waiter, .now() + configuration.waitForConnection))
         scheduleExpiry()
         if !connecting && reconnectTimer == nil { connect() }
     }
 
-    private func write(_ command: RESPCommand, _ promise: EventLoopPromise<RESPValue>, on channel: any Channel) {
-        channel.write((command, promise), promise: nil)
+    private func write(_ command: RESPCommand, _ waiter: ReplyWaiter, to handler: RESPChannelHandler) {
+        handler.send(command, waiter)
         if !flushScheduled {
             flushScheduled = true
             // Flush once per event-loop tick: commands issued in the same tick share one syscall.
             eventLoop.execute {
                 self.flushScheduled = false
-                self.channel?.flush()
+                self.handler?.flush()
             }
         }
     }
@@ -133,7 +147,7 @@ public final class ValkeyClient: @unchecked Sendable {
             let now = NIODeadline.now()
             while let head = self.waiting.first, head.2 <= now {
                 self.waiting.removeFirst()
-                head.1.fail(ValkeyError.unavailable)
+                head.1.complete(.failure(ValkeyError.unavailable))
             }
             self.scheduleExpiry()
         }
@@ -168,14 +182,20 @@ public final class ValkeyClient: @unchecked Sendable {
                     channel.close(promise: nil)
                     return
                 }
+                guard let handler = try? channel.pipeline.syncOperations.handler(type: RESPChannelHandler.self) else {
+                    channel.close(promise: nil)
+                    self.scheduleReconnect()
+                    return
+                }
                 self.channel = channel
+                self.handler = handler
                 self.backoff = self.configuration.initialBackoff
                 if self.wasConnected {
                     self.logger.info("valkey reconnected", metadata: ["endpoint": "\(self.configuration.endpoint)"])
                 }
                 self.wasConnected = true
                 channel.closeFuture.hop(to: self.eventLoop).whenComplete { _ in self.connectionClosed(channel) }
-                while let (command, promise, _) = self.waiting.popFirst() { self.write(command, promise, on: channel) }
+                while let (command, waiter, _) = self.waiting.popFirst() { self.write(command, waiter, to: handler) }
             case .failure(let error):
                 self.logger.debug(
                     "valkey connect failed",
@@ -188,6 +208,7 @@ public final class ValkeyClient: @unchecked Sendable {
     private func connectionClosed(_ closedChannel: any Channel) {
         guard channel === closedChannel else { return }
         channel = nil
+        handler = nil
         if !closed {
             logger.warning("valkey connection lost", metadata: ["endpoint": "\(configuration.endpoint)"])
             connect()

@@ -17,7 +17,7 @@ final class BookingBatcher: @unchecked Sendable {
     private let maxBatch: Int
 
     // Confined to `eventLoop`.
-    private var pending: [(PaymentStore.Booking, EventLoopPromise<Void>)] = []
+    private var pending: [(PaymentStore.Booking, @Sendable () -> Void)] = []
     private var flushScheduled = false
     /// The linger's timer while one runs: a batch filled before it ends goes at once, and the
     /// timer with it.
@@ -41,16 +41,22 @@ final class BookingBatcher: @unchecked Sendable {
     /// Completes once the booking is stored.
     func book(_ booking: PaymentStore.Booking) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
+        book(booking) { promise.succeed() }
+        return promise.futureResult
+    }
+
+    /// `stored` runs on the event loop once the booking is stored (every payment's booking: a
+    /// callback, not a future).
+    func book(_ booking: PaymentStore.Booking, stored: @escaping @Sendable () -> Void) {
         if eventLoop.inEventLoop {
-            pending.append((booking, promise))
+            pending.append((booking, stored))
             scheduleFlush()
         } else {
             eventLoop.execute {
-                self.pending.append((booking, promise))
+                self.pending.append((booking, stored))
                 self.scheduleFlush()
             }
         }
-        return promise.futureResult
     }
 
     private func scheduleFlush() {
@@ -88,11 +94,11 @@ final class BookingBatcher: @unchecked Sendable {
         }
     }
 
-    private func send(_ batch: [(PaymentStore.Booking, EventLoopPromise<Void>)], attempt: Int) {
+    private func send(_ batch: [(PaymentStore.Booking, @Sendable () -> Void)], attempt: Int) {
         store.book(batch.map(\.0), worker: worker).hop(to: eventLoop).whenComplete { result in
             switch result {
             case .success:
-                for (_, promise) in batch { promise.succeed() }
+                for (_, stored) in batch { stored() }
             case .failure(let error):
                 if attempt == 0 || attempt % 50 == 0 {
                     self.logger.warning(

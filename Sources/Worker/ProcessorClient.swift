@@ -46,28 +46,39 @@ public final class ProcessorClient: Sendable {
 
     /// Sends one payment with the attempt's requestedAt. The future always succeeds, on `eventLoop`.
     public func sendFuture(_ payment: QueuedPayment, attempt: PaymentRecord.Attempt) -> EventLoopFuture<CallOutcome> {
-        guard let endpoint = endpoints[attempt.processor], let pool = pools[attempt.processor] else {
-            return eventLoop.makeSucceededFuture(.failed)
+        let promise = eventLoop.makePromise(of: CallOutcome.self)
+        send(payment, attempt: attempt) { promise.succeed($0) }
+        return promise.futureResult
+    }
+
+    /// Sends one payment with the attempt's requestedAt; `then` runs on `eventLoop` with how the
+    /// call ended, in the tick its answer is read. Every payment's call: no future in between.
+    public func send(
+        _ payment: QueuedPayment, attempt: PaymentRecord.Attempt, then: @escaping @Sendable (CallOutcome) -> Void
+    ) {
+        guard eventLoop.inEventLoop else {
+            eventLoop.execute { self.send(payment, attempt: attempt, then: then) }
+            return
         }
-        let deadline = NIODeadline.now() + timeout
+        guard let endpoint = endpoints[attempt.processor], let pool = pools[attempt.processor]?.value else {
+            then(.failed)
+            return
+        }
         let logger = logger
-        @Sendable func call() -> EventLoopFuture<CallOutcome> {
-            let pool = pool.value
-            let request = endpoint.paymentRequest(
-                payment, requestedAt: attempt.requestedAt, allocator: pool.allocator)
-            return pool.execute(request, deadline: deadline).assumeIsolated()
-                .map { response in
-                    let outcome = ProcessorClient.outcome(status: response.status)
-                    if outcome == .failed && response.status != 500 && response.status != 429 {
-                        // The processor refused the request itself: it stored nothing.
-                        logger.error("processor refused payment", metadata: ["status": "\(response.status)"])
-                    }
-                    return outcome
+        let request = endpoint.paymentRequest(payment, requestedAt: attempt.requestedAt, allocator: pool.allocator)
+        pool.execute(request, deadline: .now() + timeout) { result in
+            switch result {
+            case .success(let response):
+                let outcome = ProcessorClient.outcome(status: response.status)
+                if outcome == .failed && response.status != 500 && response.status != 429 {
+                    // The processor refused the request itself: it stored nothing.
+                    logger.error("processor refused payment", metadata: ["status": "\(response.status)"])
                 }
-                .recover { error in (error as? ProcessorCallError)?.outcome ?? .unknown }
-                .nonisolated()
+                then(outcome)
+            case .failure(let error):
+                then(error.outcome)
+            }
         }
-        return eventLoop.inEventLoop ? call() : eventLoop.flatSubmit(call)
     }
 
     /// Sends one payment with the attempt's requestedAt.

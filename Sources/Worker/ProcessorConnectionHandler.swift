@@ -6,9 +6,14 @@ protocol ProcessorConnectionDelegate: AnyObject {
     func connectionClosed(_ connection: ProcessorConnectionHandler)
 }
 
+/// How a processor call ended: its answer, or why there is none.
+typealias ProcessorCallCompletion = (Result<ProcessorResponse, ProcessorCallError>) -> Void
+
 /// The one handler of a processor connection's pipeline: writes a call's request bytes, frames
-/// the answer and resolves the call's promise, following `ProcessorConnectionStateMachine`.
-/// The pool drives it directly on the connection's event loop and hears back through `delegate`.
+/// the answer and completes the call, following `ProcessorConnectionStateMachine`. The pool
+/// drives it directly on the connection's event loop and hears back through `delegate`. A call
+/// completes through a callback rather than a promise: this is every payment's call, and the
+/// worker goes on from it in the same tick.
 final class ProcessorConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -16,7 +21,7 @@ final class ProcessorConnectionHandler: ChannelInboundHandler {
     weak var delegate: (any ProcessorConnectionDelegate)?
     private var stateMachine = ProcessorConnectionStateMachine()
     private var context: ChannelHandlerContext?
-    private var promise: EventLoopPromise<ProcessorResponse>?
+    private var completion: ProcessorCallCompletion?
     private var timer: Scheduled<Void>?
     private var reportedClosed = false
     /// When the connection last finished a call (for the pool's idle limit).
@@ -30,17 +35,22 @@ final class ProcessorConnectionHandler: ChannelInboundHandler {
 
     /// Sends one request; `promise` gets the answer or a `ProcessorCallError`.
     func execute(_ request: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<ProcessorResponse>) {
+        execute(request, deadline: deadline) { promise.completeWith($0.mapError { $0 }) }
+    }
+
+    /// Sends one request; `completion` gets the answer or a `ProcessorCallError`, on the event loop.
+    func execute(_ request: ByteBuffer, deadline: NIODeadline, completion: @escaping ProcessorCallCompletion) {
         let action = stateMachine.send()
         guard case .write = action, let context else {
             if case .reject(let error) = action {
-                promise.fail(error)
+                completion(.failure(error))
             } else {
                 // Not in a pipeline yet or any more: nothing was written.
-                promise.fail(ProcessorCallError.notWritten)
+                completion(.failure(.notWritten))
             }
             return
         }
-        self.promise = promise
+        self.completion = completion
         let loop = context.eventLoop.assumeIsolated()
         timer = loop.scheduleTask(deadline: deadline) { [self] in
             timer = nil
@@ -81,30 +91,30 @@ final class ProcessorConnectionHandler: ChannelInboundHandler {
         case .none, .write, .reject:
             return
         case .succeed(let response):
-            let promise = takeCall()
+            let completion = takeCall()
             idleSince = .now()
             // The pool learns first, so that a call resolved here that queues the next one finds
             // this connection free.
             delegate?.connectionIdle(self)
-            promise?.succeed(response)
+            completion?(.success(response))
         case .succeedAndClose(let response):
-            let promise = takeCall()
+            let completion = takeCall()
             closeAndReport()
-            promise?.succeed(response)
+            completion?(.success(response))
         case .failAndClose(let error):
-            let promise = takeCall()
+            let completion = takeCall()
             closeAndReport()
-            promise?.fail(error)
+            completion?(.failure(error))
         case .close:
             closeAndReport()
         }
     }
 
-    private func takeCall() -> EventLoopPromise<ProcessorResponse>? {
+    private func takeCall() -> ProcessorCallCompletion? {
         timer?.cancel()
         timer = nil
-        defer { promise = nil }
-        return promise
+        defer { completion = nil }
+        return completion
     }
 
     private func closeAndReport() {

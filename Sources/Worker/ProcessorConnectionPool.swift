@@ -21,13 +21,13 @@ final class ProcessorConnectionPool {
     final class Waiter {
         let request: ByteBuffer
         let deadline: NIODeadline
-        let promise: EventLoopPromise<ProcessorResponse>
+        let completion: ProcessorCallCompletion
         var timer: Scheduled<Void>?
 
-        init(request: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<ProcessorResponse>) {
+        init(request: ByteBuffer, deadline: NIODeadline, completion: @escaping ProcessorCallCompletion) {
             self.request = request
             self.deadline = deadline
-            self.promise = promise
+            self.completion = completion
         }
     }
 
@@ -59,21 +59,27 @@ final class ProcessorConnectionPool {
 
     /// Sends `request` on a free connection, or once one is free.
     func execute(_ request: ByteBuffer, deadline: NIODeadline) -> EventLoopFuture<ProcessorResponse> {
-        eventLoop.assertInEventLoop()
         let promise = eventLoop.makePromise(of: ProcessorResponse.self)
+        execute(request, deadline: deadline) { promise.completeWith($0.mapError { $0 }) }
+        return promise.futureResult
+    }
+
+    /// Sends `request` on a free connection, or once one is free; `completion` runs on the event
+    /// loop with the answer or a `ProcessorCallError`.
+    func execute(_ request: ByteBuffer, deadline: NIODeadline, completion: @escaping ProcessorCallCompletion) {
+        eventLoop.assertInEventLoop()
         if shutDown {
-            promise.fail(ProcessorCallError.shutdown)
+            completion(.failure(.shutdown))
         } else if waiting.isEmpty, let connection = takeIdle() {
-            connection.execute(request, deadline: deadline, promise: promise)
+            connection.execute(request, deadline: deadline, completion: completion)
         } else {
-            let waiter = Waiter(request: request, deadline: deadline, promise: promise)
+            let waiter = Waiter(request: request, deadline: deadline, completion: completion)
             waiter.timer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
                 expire(waiter)
             }
             waiting.append(waiter)
             dispatch()
         }
-        return promise.futureResult
     }
 
     /// Closes every connection; waiting calls fail (nothing was sent), in-flight ones end `closed`.
@@ -105,7 +111,7 @@ final class ProcessorConnectionPool {
         while !waiting.isEmpty, let connection = takeIdle() {
             let waiter = waiting.removeFirst()
             waiter.timer?.cancel()
-            connection.execute(waiter.request, deadline: waiter.deadline, promise: waiter.promise)
+            connection.execute(waiter.request, deadline: waiter.deadline, completion: waiter.completion)
         }
         let wanted = min(waiting.count - connecting, configuration.maxConnections - open - connecting)
         if wanted > 0 && !shutDown {
@@ -116,7 +122,7 @@ final class ProcessorConnectionPool {
     private func expire(_ waiter: Waiter) {
         guard let index = waiting.firstIndex(where: { $0 === waiter }) else { return }
         waiting.remove(at: index)
-        waiter.promise.fail(ProcessorCallError.expiredInQueue)
+        waiter.completion(.failure(.expiredInQueue))
     }
 
     private func failWaiting(_ error: ProcessorCallError) {
@@ -124,7 +130,7 @@ final class ProcessorConnectionPool {
         waiting.removeAll()
         for waiter in failed {
             waiter.timer?.cancel()
-            waiter.promise.fail(error)
+            waiter.completion(.failure(error))
         }
     }
 

@@ -180,9 +180,7 @@ public final class WorkerEngine: Sendable {
     private func sendFirst(_ payment: QueuedPayment, _ attempt: PaymentRecord.Attempt) {
         call(payment, attempt) { outcome in
             guard outcome != .accepted else {
-                self.bookings.book(.init(payment: payment, attempt: attempt)).whenComplete { _ in
-                    self.release(payment)
-                }
+                self.bookings.book(.init(payment: payment, attempt: attempt)) { self.release(payment) }
                 return
             }
             Task(executorPreference: self.executor) {
@@ -199,7 +197,7 @@ public final class WorkerEngine: Sendable {
     ) {
         let startedAt = WallClock.nowMillis()
         router.withLockedValue { $0.callStarted(attempt.processor, now: startedAt) }
-        processors.sendFuture(payment, attempt: attempt).whenSuccess { outcome in
+        processors.send(payment, attempt: attempt) { outcome in
             let endedAt = WallClock.nowMillis()
             self.router.withLockedValue {
                 $0.callEnded(attempt.processor, startedAt: startedAt, now: endedAt, outcome: outcome)

@@ -33,6 +33,41 @@ struct StorageFailureTests {
     }
 
     @Test(
+        "with Valkey stalled, each payment gets its 503 at its own deadline and none is queued once Valkey runs again")
+    func stalled() async throws {
+        try await APIHarness.run { h in
+            #expect(try await h.pay(newID(), "1.00").status == 202)
+            h.valkey.pause()
+            let answers = try await withCleanup {
+                // Five payments 150 ms apart, each on its own connection: one timer covers them all.
+                try await withThrowingTaskGroup(of: (Duration, RawHTTPResponse).self) { group in
+                    for k in 0..<5 {
+                        group.addTask {
+                            try await Task.sleep(for: .milliseconds(150 * k))
+                            let start = ContinuousClock.now
+                            let answer = try await h.pay(newID(), "2.00")
+                            return (ContinuousClock.now - start, answer)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+            } cleanup: {
+                h.valkey.resume()
+            }
+            #expect(answers.count == 5)
+            for (took, answer) in answers {
+                #expect(answer.status == 503)
+                #expect(answer.bodyText == errorJSON("payment not accepted: storage unavailable, retry"))
+                // Never before the deadline (1 s); the upper bound only says it came.
+                #expect(took >= .milliseconds(990) && took < .seconds(5), "answered after \(took)")
+            }
+            // Valkey runs the five calls now, past their deadline: nothing is stored.
+            #expect(try await h.pay(newID(), "3.00").status == 202)
+            #expect(try await h.store.queueLength() == 2)
+        }
+    }
+
+    @Test(
         "with Valkey at its maxmemory a new payment gets 503 'storage full' and is not queued; summaries still answer")
     func full() async throws {
         try await APIHarness.run { h in

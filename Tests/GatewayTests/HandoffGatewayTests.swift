@@ -37,11 +37,11 @@ struct HandoffGatewayTests {
             let slowArrived = NIOLockedValueBox(0)
             let server = try await HTTPServer.start(
                 target: .unix(path: base + ".sock"), group: group, handoff: handoff, logger: logger
-            ) { request, loop in
+            ) { request, responder in
                 let answer = HTTPServerResponse.json(.ok, #"{"api":"\#(name)"}"#)
-                guard request.path == "/slow" else { return loop.makeSucceededFuture(answer) }
+                guard request.path == "/slow" else { return responder(answer) }
                 slowArrived.withLockedValue { $0 += 1 }
-                return loop.scheduleTask(in: .seconds(1)) { answer }.futureResult
+                responder.respond(with: responder.eventLoop.scheduleTask(in: .seconds(1)) { answer }.futureResult)
             }
             return API(name: name, server: server, handoffPath: base + "-handoff.sock", slowArrived: slowArrived)
         }

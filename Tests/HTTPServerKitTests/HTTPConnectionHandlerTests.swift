@@ -12,19 +12,18 @@ final class EmbeddedServerConnection: @unchecked Sendable {
     let loop = EmbeddedEventLoop()
     let channel: EmbeddedChannel
     var received: [HTTPServerRequest] = []
-    var held: [EventLoopPromise<HTTPServerResponse>] = []
+    var held: [HTTPResponder] = []
 
     init(maxHeaderBytes: Int = 1024, maxBodyBytes: Int = 64) throws {
         channel = EmbeddedChannel(loop: loop)
         let handler = HTTPConnectionHandler(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes) {
-            [unowned self] request, loop in
+            [unowned self] request, responder in
             received.append(request)
             if request.path == "/held" {
-                let promise = loop.makePromise(of: HTTPServerResponse.self)
-                held.append(promise)
-                return promise.futureResult
+                held.append(responder)
+                return
             }
-            return loop.makeSucceededFuture(.json(.ok, #"{"path":"\#(request.path)"}"#))
+            responder(.json(.ok, #"{"path":"\#(request.path)"}"#))
         }
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -36,7 +35,7 @@ final class EmbeddedServerConnection: @unchecked Sendable {
     }
 
     func release(_ response: HTTPServerResponse = HTTPServerResponse(status: .accepted)) {
-        held.removeFirst().succeed(response)
+        held.removeFirst()(response)
         loop.run()
     }
 
@@ -191,15 +190,36 @@ struct HTTPConnectionHandlerTests {
         #expect(!busy.channel.isActive)
     }
 
-    @Test("a failed answer is a 500 with a JSON error, and the connection stays usable")
+    @Test("a failed future is answered 500 with a JSON error, and the connection stays usable")
     func failedAnswer() throws {
         let c = try EmbeddedServerConnection()
         try c.send("GET /held HTTP/1.1\r\nHost: a\r\n\r\n")
-        c.held.removeFirst().fail(CancellationError())
+        c.held.removeFirst().respond(with: c.loop.makeFailedFuture(CancellationError()))
         c.loop.run()
         #expect(try c.output().hasPrefix("HTTP/1.1 500 Internal Server Error\r\n"))
         try c.send("GET /again HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(try c.output().hasPrefix("HTTP/1.1 200 OK\r\n"))
+    }
+
+    @Test(
+        "only the first answer to a request counts: a second one, or one after the next request began, writes nothing")
+    func answersAfterTheFirst() throws {
+        let c = try EmbeddedServerConnection()
+        try c.send("GET /held HTTP/1.1\r\nHost: a\r\n\r\n")
+        let first = try #require(c.held.first)
+        c.release(HTTPServerResponse(status: .accepted))
+        #expect(try c.output().hasPrefix("HTTP/1.1 202 Accepted\r\n"))
+        first(.json(.ok, "{}"))
+        c.loop.run()
+        #expect(try c.output() == "")
+        // The next request is held: the first one's responder must not answer it.
+        try c.send("GET /held HTTP/1.1\r\nHost: a\r\n\r\n")
+        first(.json(.ok, "{}"))
+        c.loop.run()
+        #expect(try c.output() == "")
+        c.release(HTTPServerResponse(status: .noContent))
+        #expect(try c.output().hasPrefix("HTTP/1.1 204 No Content\r\n"))
+        #expect(c.channel.isActive)
     }
 
     @Test("while an answer is pending, pipelined bytes past the limit stop reading until they are consumed")

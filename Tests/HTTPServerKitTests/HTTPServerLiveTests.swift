@@ -12,10 +12,10 @@ struct HTTPServerLiveTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = try await HTTPServer.start(target: .tcp(host: "127.0.0.1", port: 0), group: group, maxBodySize: 64)
         {
-            request, loop in
+            request, responder in
             let answer = HTTPServerResponse.json(.ok, #"{"echo":"\#(String(buffer: request.body))"}"#)
-            guard request.path == "/slow" else { return loop.makeSucceededFuture(answer) }
-            return loop.scheduleTask(in: .milliseconds(300)) { answer }.futureResult
+            guard request.path == "/slow" else { return responder(answer) }
+            responder.respond(with: responder.eventLoop.scheduleTask(in: .milliseconds(300)) { answer }.futureResult)
         }
         try await body(server)
         await server.close()
@@ -46,8 +46,11 @@ struct HTTPServerLiveTests {
     @Test("close() lets a request in progress be answered, with Connection: close")
     func gracefulClose() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = try await HTTPServer.start(target: .tcp(host: "127.0.0.1", port: 0), group: group) { _, loop in
-            loop.scheduleTask(in: .milliseconds(300)) { HTTPServerResponse(status: .accepted) }.futureResult
+        let server = try await HTTPServer.start(target: .tcp(host: "127.0.0.1", port: 0), group: group) {
+            _, responder in
+            responder.respond(
+                with: responder.eventLoop.scheduleTask(in: .milliseconds(300)) { HTTPServerResponse(status: .accepted) }
+                    .futureResult)
         }
         let port = try #require(server.port)
         let answer = Task {

@@ -77,6 +77,19 @@ public final class ValkeyServer: @unchecked Sendable {
         self.kill()
     }
 
+    /// Stalls the server (SIGSTOP): its sockets stay open and nothing is answered, as with a
+    /// process stuck on a disk or starved of CPU, until `resume`.
+    public func pause() {
+        guard let pid = lock.withLock({ self.pid }) else { return }
+        Glibc.kill(pid, SIGSTOP)
+    }
+
+    /// Lets a server stalled by `pause` run again (SIGCONT).
+    public func resume() {
+        guard let pid = lock.withLock({ self.pid }) else { return }
+        Glibc.kill(pid, SIGCONT)
+    }
+
     /// Kills the server at once (SIGKILL), as a crash would, and waits until it has exited.
     public func kill() {
         guard let pid = lock.withLock({ self.pid }) else { return }

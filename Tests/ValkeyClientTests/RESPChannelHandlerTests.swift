@@ -20,17 +20,28 @@ final class Observed: @unchecked Sendable {
 /// One `RESPChannelHandler` in an active `EmbeddedChannel`.
 struct Harness {
     let channel: EmbeddedChannel
+    let handler = RESPChannelHandler()
 
     init() throws {
-        channel = EmbeddedChannel(handler: RESPChannelHandler())
+        channel = EmbeddedChannel(handler: handler)
         try channel.connect(to: SocketAddress(unixDomainSocketPath: "/valkey.sock")).wait()
     }
 
+    /// Sends a command waited for by a promise, as `ValkeyClient.send` does for futures.
     func send(_ arguments: String...) throws -> Observed {
         let observed = Observed()
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
         promise.futureResult.whenComplete { observed.result = $0 }
-        try channel.writeOutbound((RESPCommand(arguments), promise))
+        handler.send(RESPCommand(arguments), .promise(promise))
+        handler.flush()
+        return observed
+    }
+
+    /// Sends a command waited for by a callback, as the API's request path does.
+    func sendWithCallback(_ arguments: String...) -> Observed {
+        let observed = Observed()
+        handler.send(RESPCommand(arguments), .callback { observed.result = $0 })
+        handler.flush()
         return observed
     }
 
@@ -169,17 +180,39 @@ struct RESPChannelHandlerTests {
         #expect(pending.error == .connectionLost)
     }
 
-    @Test("a command written on an inactive channel fails at once and writes nothing")
+    @Test("a command sent on an inactive channel fails at once and writes nothing")
     func inactiveChannel() throws {
-        let channel = EmbeddedChannel(handler: RESPChannelHandler())
+        let handler = RESPChannelHandler()
+        let channel = EmbeddedChannel(handler: handler)
         let observed = Observed()
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
         promise.futureResult.whenComplete { observed.result = $0 }
-        channel.write((RESPCommand(["PING"]), promise), promise: nil)
-        channel.flush()
+        handler.send(RESPCommand(["PING"]), .promise(promise))
+        handler.flush()
         #expect(observed.error == .connectionLost)
+        let viaCallback = Observed()
+        handler.send(RESPCommand(["PING"]), .callback { viaCallback.result = $0 })
+        #expect(viaCallback.error == .connectionLost)
         #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
         _ = try? channel.finish()
+    }
+
+    @Test("callbacks and promises share one queue: replies complete them in the order sent, and a close fails the rest")
+    func callbacksAndPromisesInOrder() throws {
+        let h = try Harness()
+        let first = h.sendWithCallback("GET", "a")
+        let second = try h.send("GET", "b")
+        let third = h.sendWithCallback("GET", "c")
+        let fourth = try h.send("GET", "d")
+        #expect(try h.written().components(separatedBy: "GET").count == 5)
+        try h.feed("$1\r\n1\r\n$1\r\n2\r\n")
+        #expect(first.value == .string("1"))
+        #expect(second.value == .string("2"))
+        #expect(third.result == nil)
+        try h.feed("$1\r\n3\r\n")
+        #expect(third.value == .string("3"))
+        try h.channel.close().wait()
+        #expect(fourth.error == .connectionLost)
     }
 
     @Test("a reply nobody asked for closes the connection")
