@@ -41,12 +41,14 @@ final class AnswerDeadlines: @unchecked Sendable {
     }
 
     private func expire() {
-        timer = nil
         let now = eventLoop.now
+        // An expired answer can start the next request of its connection (a pipelined one) from
+        // inside this loop; `timer` still set keeps that start from arming a second timer.
         while let first = pending.first, first.isAnswered || first.deadline <= now {
             pending.removeFirst()
             first.expire()
         }
+        timer = nil
         if let first = pending.first { arm(at: first.deadline) }
     }
 }

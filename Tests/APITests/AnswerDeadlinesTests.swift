@@ -64,6 +64,29 @@ struct AnswerDeadlinesTests {
         #expect(deadlines.count == 0)
     }
 
+    @Test(
+        "a request started by an expiring answer (the next one pipelined on its connection) expires at its own deadline"
+    )
+    func startedWhileExpiring() {
+        let deadlines = AnswerDeadlines(eventLoop: loop, budget: .seconds(1))
+        let answers = self.answers
+        let loop = self.loop
+        let first = HTTPResponder(eventLoop: loop) { response in
+            answers.byRequest[1, default: []].append(response.status)
+            let next = HTTPResponder(eventLoop: loop) { answers.byRequest[2, default: []].append($0.status) }
+            _ = deadlines.start(next) { HTTPServerResponse(status: .serviceUnavailable) }
+        }
+        _ = deadlines.start(first) { HTTPServerResponse(status: .serviceUnavailable) }
+        loop.advanceTime(by: .seconds(1))
+        #expect(answers.byRequest[1] == [.serviceUnavailable])
+        #expect(answers.byRequest[2] == nil)
+        loop.advanceTime(by: .milliseconds(999))
+        #expect(answers.byRequest[2] == nil)
+        loop.advanceTime(by: .milliseconds(1))
+        #expect(answers.byRequest[2] == [.serviceUnavailable])
+        #expect(deadlines.count == 0)
+    }
+
     @Test("answered requests do not pile up: each start drops the answered ones at the head")
     func boundedWhileBusy() {
         let deadlines = AnswerDeadlines(eventLoop: loop, budget: .seconds(1))

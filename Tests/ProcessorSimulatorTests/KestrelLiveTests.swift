@@ -164,9 +164,11 @@ struct KestrelLiveTests {
                 return try await group.reduce(into: []) { $0.append($1) }
             }.sorted { $0.1 < $1.1 }
             #expect(answers.map(\.0) == [200, 200])
-            // The first waiter gets the next window, the second the one after it.
+            // The first waiter gets the next window, the second the one after it. Both bounds are
+            // from the start: a late answer only adds to them (the gap between the two answers
+            // shrank to 414 ms on a busy machine when the first one's reading was delayed).
             #expect(answers[0].1 >= 550)
-            #expect(answers[1].1 - answers[0].1 >= 450)
+            #expect(answers[1].1 >= 1_150)
         }
     }
 }
