@@ -46,12 +46,9 @@ public struct PaymentStore: Sendable {
                 return
             }
             loader.load(on: client).whenComplete { loaded in
-                if case .success(.error) = loaded {
-                    onReply(loaded)
-                } else if case .failure = loaded {
-                    onReply(loaded)
-                } else {
-                    client.send(command, onReply: onReply)
+                switch loaded {
+                case .success(.error), .failure: onReply(loaded)
+                case .success: client.send(command, onReply: onReply)
                 }
             }
         }

@@ -33,11 +33,6 @@ final class ProcessorConnectionHandler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
-    /// Sends one request; `promise` gets the answer or a `ProcessorCallError`.
-    func execute(_ request: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<ProcessorResponse>) {
-        execute(request, deadline: deadline) { promise.completeWith($0.mapError { $0 }) }
-    }
-
     /// Sends one request; `completion` gets the answer or a `ProcessorCallError`, on the event loop.
     func execute(_ request: ByteBuffer, deadline: NIODeadline, completion: @escaping ProcessorCallCompletion) {
         let action = stateMachine.send()

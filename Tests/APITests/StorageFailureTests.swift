@@ -37,6 +37,7 @@ struct StorageFailureTests {
     func stalled() async throws {
         try await APIHarness.run { h in
             #expect(try await h.pay(newID(), "1.00").status == 202)
+            let callsBefore = try await functionCalls(h.client)
             h.valkey.pause()
             let answers = try await withCleanup {
                 // Five payments 150 ms apart, each on its own connection: one timer covers them all.
@@ -61,8 +62,11 @@ struct StorageFailureTests {
                 // Never before the deadline (1 s); the upper bound only says it came.
                 #expect(took >= .milliseconds(990) && took < .seconds(5), "answered after \(took)")
             }
-            // Valkey runs the five calls now, past their deadline: nothing is stored.
+            // Valkey runs the five calls now, past their deadline: nothing is stored. They were
+            // in flight through the stall: Valkey ran them, ahead of the next payment's call on
+            // the same connection.
             #expect(try await h.pay(newID(), "3.00").status == 202)
+            #expect(try await functionCalls(h.client) >= callsBefore + 6)
             #expect(try await h.store.queueLength() == 2)
         }
     }

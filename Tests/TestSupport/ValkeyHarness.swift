@@ -18,6 +18,16 @@ public func makeClient(
         configuration: configuration, eventLoop: eventLoop, logger: Logger(label: "valkey-test"))
 }
 
+/// How many `FCALL`s the server has run (`INFO commandstats`): a call that never reached it, or
+/// reached it and was never run, does not count.
+public func functionCalls(_ client: ValkeyClient) async throws -> Int {
+    let info = try await client.call("INFO", "commandstats").string ?? ""
+    guard let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_fcall:") }),
+        let calls = line.split(separator: ",").first?.split(separator: "=").last
+    else { return 0 }
+    return Int(calls) ?? 0
+}
+
 /// Starts a server, an event loop and a client for one test, runs `body`, then closes all three
 /// even if it threw.
 public func withValkey(

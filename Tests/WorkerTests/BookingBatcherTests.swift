@@ -40,14 +40,6 @@ struct BookingBatcherTests {
         }
     }
 
-    private func functionCalls(_ client: ValkeyClient) async throws -> Int {
-        let info = try await client.call("INFO", "commandstats").string ?? ""
-        guard let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_fcall:") }),
-            let calls = line.split(separator: ",").first?.split(separator: "=").last
-        else { return 0 }
-        return Int(calls) ?? 0
-    }
-
     /// Books the first payment, then the second `gap` later, and returns how many function
     /// calls that took and how many payments the summary counts.
     private func book(linger: TimeAmount, second gap: Duration?) async throws -> (calls: Int, booked: Int64) {

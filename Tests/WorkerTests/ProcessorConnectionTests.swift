@@ -116,11 +116,19 @@ struct ProcessorConnectionHandlerTests {
         return (channel, handler, delegate)
     }
 
+    /// Starts a call on `handler`; the promise gets how it ended.
+    func execute(
+        on handler: ProcessorConnectionHandler, _ channel: EmbeddedChannel, deadline: NIODeadline
+    ) -> EventLoopPromise<ProcessorResponse> {
+        let promise = channel.eventLoop.makePromise(of: ProcessorResponse.self)
+        handler.execute(request, deadline: deadline) { promise.completeWith($0.mapError { $0 }) }
+        return promise
+    }
+
     @Test("writes the request bytes as given and resolves with Kestrel's two-write answer")
     func roundTrip() throws {
         let (channel, handler, delegate) = try makeChannel()
-        let promise = channel.eventLoop.makePromise(of: ProcessorResponse.self)
-        handler.execute(request, deadline: channel.embeddedEventLoop.now + .seconds(5), promise: promise)
+        let promise = execute(on: handler, channel, deadline: channel.embeddedEventLoop.now + .seconds(5))
         #expect(try channel.readOutbound(as: ByteBuffer.self) == request)
         try channel.writeInbound(ByteBuffer(string: kestrelFirstWrite))
         #expect(delegate.idle == 0)
@@ -138,8 +146,7 @@ struct ProcessorConnectionHandlerTests {
     @Test("no answer by the deadline: timed out, the connection closed and reported once")
     func timeout() throws {
         let (channel, handler, delegate) = try makeChannel()
-        let promise = channel.eventLoop.makePromise(of: ProcessorResponse.self)
-        handler.execute(request, deadline: channel.embeddedEventLoop.now + .milliseconds(200), promise: promise)
+        let promise = execute(on: handler, channel, deadline: channel.embeddedEventLoop.now + .milliseconds(200))
         _ = try channel.readOutbound(as: ByteBuffer.self)
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(199))
         #expect(channel.isActive)
@@ -153,8 +160,7 @@ struct ProcessorConnectionHandlerTests {
     @Test("the peer closing after the request was written leaves the call unknown")
     func peerClosed() throws {
         let (channel, handler, delegate) = try makeChannel()
-        let promise = channel.eventLoop.makePromise(of: ProcessorResponse.self)
-        handler.execute(request, deadline: channel.embeddedEventLoop.now + .seconds(5), promise: promise)
+        let promise = execute(on: handler, channel, deadline: channel.embeddedEventLoop.now + .seconds(5))
         _ = try channel.readOutbound(as: ByteBuffer.self)
         channel.pipeline.fireChannelInactive()
         #expect(throws: ProcessorCallError.closed) { try promise.futureResult.wait() }
@@ -165,8 +171,7 @@ struct ProcessorConnectionHandlerTests {
     @Test("a malformed answer fails the call and closes the connection")
     func malformed() throws {
         let (channel, handler, delegate) = try makeChannel()
-        let promise = channel.eventLoop.makePromise(of: ProcessorResponse.self)
-        handler.execute(request, deadline: channel.embeddedEventLoop.now + .seconds(5), promise: promise)
+        let promise = execute(on: handler, channel, deadline: channel.embeddedEventLoop.now + .seconds(5))
         try channel.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"))
         #expect(throws: ProcessorCallError.malformedResponse) { try promise.futureResult.wait() }
         #expect(!channel.isActive)
@@ -186,8 +191,7 @@ struct ProcessorConnectionHandlerTests {
         let (channel, handler, delegate) = try makeChannel()
         try channel.close().wait()
         #expect(delegate.closed == 1)
-        let promise = channel.eventLoop.makePromise(of: ProcessorResponse.self)
-        handler.execute(request, deadline: channel.embeddedEventLoop.now + .seconds(5), promise: promise)
+        let promise = execute(on: handler, channel, deadline: channel.embeddedEventLoop.now + .seconds(5))
         #expect(throws: ProcessorCallError.notWritten) { try promise.futureResult.wait() }
         #expect(ProcessorCallError.notWritten.outcome == .failed)
     }
